@@ -1,0 +1,9 @@
+/** Unit tests: *.spec.ts next to the code they test. */
+module.exports = {
+  rootDir: '.',
+  roots: ['<rootDir>/src'],
+  testRegex: '.*\\.spec\\.ts$',
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  testEnvironment: 'node',
+};

@@ -1,0 +1,18 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module';
+import { EnvelopeFilter } from './common/envelope.filter';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { ControlModule } from './control/control.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), AuthModule, ControlModule],
+      providers: [{ provide: APP_FILTER, useClass: EnvelopeFilter }],
+    };
+  }
+}

@@ -5,13 +5,14 @@ import { EnvelopeFilter } from './common/envelope.filter';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { ControlModule } from './control/control.module';
+import { StreamModule } from './stream/stream.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), AuthModule, ControlModule],
+      imports: [ConfigModule.forRoot(config), AuthModule, ControlModule, StreamModule],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeFilter }],
     };
   }

@@ -6,5 +6,7 @@ module.exports = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
   testEnvironment: 'node',
+  // Kills every server and redis-server a file started, even when its own teardown did not run.
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/teardown.ts'],
   testTimeout: 60000,
 };

@@ -168,7 +168,7 @@ function readConfigFile(path: string, explicit: boolean, warnings: string[]): Ma
   try {
     doc = parseYaml(text);
   } catch (error) {
-    const firstLine = errorText(error).split('\n')[0];
+    const firstLine = errorText(error).split('\n')[0].replace(/:$/, '');
     throw new ConfigError(`config file ${path} is not valid YAML: ${firstLine}`);
   }
   if (doc === null || doc === undefined) return values;

@@ -36,7 +36,8 @@ export class KeyService {
   }
 
   /** The room's key, created if the room has none. Concurrent calls anywhere return the same key. */
-  get(room: unknown): Promise<string> {
+  async get(room: unknown): Promise<string> {
+    // async so that a bad room rejects the promise rather than throwing before one exists.
     return this.store.getOrCreate(checkRoom(room), generateKey());
   }
 

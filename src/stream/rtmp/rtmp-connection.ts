@@ -1,0 +1,254 @@
+import type { Socket } from 'node:net';
+import { Logger } from '@nestjs/common';
+import { errorText } from '../../common/errors';
+import { isValidName } from '../../common/names';
+import { AppConfig, findApp } from '../../config/app-config';
+import { LiveStream, Publisher, StreamSubscriber } from '../live-stream';
+import { MediaPacket, PacketType } from '../media-packet';
+import { PlayerOutput } from '../player-output';
+import { PublishAdmission } from '../publish-admission';
+import { newSessionId, StreamRegistry } from '../stream-registry';
+import { StreamPacket } from '../stream-packet';
+import { RtmpProtocol } from './rtmp-protocol';
+
+type State = 'handshake' | 'connected' | 'admitting' | 'publishing' | 'playing' | 'closed';
+
+export interface RtmpConnectionContext {
+  readonly config: AppConfig;
+  readonly registry: StreamRegistry;
+  readonly admission: PublishAdmission;
+  readonly logger: Logger;
+}
+
+/**
+ * One RTMP or RTMPS connection: the protocol engine fed from the socket, then either a publisher of one
+ * stream or a player of one. Anything the peer does wrong closes this connection and nothing else.
+ */
+export class RtmpConnection implements StreamSubscriber {
+  readonly id = newSessionId();
+  readonly remoteAddress: string;
+  private readonly protocol: RtmpProtocol;
+  private state: State = 'handshake';
+  private app = '';
+  private host = '';
+  private streamId = 0;
+  private stream: LiveStream | undefined;
+  private publisher: Publisher | undefined;
+  private output: PlayerOutput | undefined;
+  private readonly firstCommandTimer: NodeJS.Timeout;
+  /** Bytes sent to this session when it plays. */
+  readonly counters = { videoBytes: 0, audioBytes: 0 };
+  readonly since = new Date();
+
+  constructor(
+    private readonly socket: Socket,
+    readonly scheme: 'rtmp' | 'rtmps',
+    private readonly context: RtmpConnectionContext,
+  ) {
+    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const { config } = context;
+    this.protocol = new RtmpProtocol(
+      {
+        output: (bytes) => this.send(bytes),
+        connect: (app, tcUrl) => this.onConnect(app, tcUrl),
+        publish: (name, streamId) => void this.onPublish(name, streamId),
+        play: (name, streamId) => this.onPlay(name, streamId),
+        closeStream: () => this.onCloseStream(),
+        media: (packet) => this.onMedia(packet),
+      },
+      { maxMessageSizeBytes: config.max_message_size },
+    );
+    const readTimeoutMs = config.read_timeout * 1000;
+    // The handshake and `connect` must both arrive within read_timeout, however slowly bytes trickle in.
+    this.firstCommandTimer = setTimeout(
+      () => this.close('handshake or connect slower than read_timeout'),
+      readTimeoutMs,
+    );
+    this.firstCommandTimer.unref();
+    socket.setNoDelay(true);
+    socket.setTimeout(readTimeoutMs);
+    socket.on('timeout', () => this.onIdle());
+    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('error', (error) =>
+      this.context.logger.debug(`${this.remoteAddress}: ${error.message}`),
+    );
+    socket.on('close', () => this.onClosed());
+  }
+
+  /** Closes the connection; `reason` is logged at warn when the peer did something wrong. */
+  close(reason?: string): void {
+    if (this.state === 'closed') return;
+    if (reason)
+      this.context.logger.warn(`${this.scheme} ${this.remoteAddress}: ${reason}; closing`);
+    this.socket.end();
+    this.socket.destroySoon();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.onClosed();
+  }
+
+  /** StreamSubscriber: a packet of the stream this connection plays. */
+  deliver(packet: StreamPacket): void {
+    const bytes = packet.rtmpMessage(this.streamId, this.protocol.outChunkSize);
+    this.output?.write(packet, bytes);
+    if (packet.type === PacketType.Video) this.counters.videoBytes += bytes.length;
+    else if (packet.type === PacketType.Audio) this.counters.audioBytes += bytes.length;
+  }
+
+  publishEnded(): void {
+    if (this.state === 'playing') this.protocol.sendStreamEnd(this.streamId);
+  }
+
+  get url(): string {
+    return `${this.scheme}://${this.host}/${this.app}/${this.stream?.room ?? ''}`;
+  }
+
+  get isPublishing(): boolean {
+    return this.state === 'publishing';
+  }
+
+  get admittedKey(): string | undefined {
+    return this.publisher?.key;
+  }
+
+  get room(): string | undefined {
+    return this.stream?.room;
+  }
+
+  private send(bytes: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(bytes);
+  }
+
+  private onData(data: Buffer): void {
+    if (this.state === 'closed') return;
+    try {
+      this.protocol.feed(data);
+    } catch (error) {
+      this.close(`protocol error: ${errorText(error)}`);
+    }
+  }
+
+  private onIdle(): void {
+    // Players may stay silent for long; a publisher or a peer that never got going may not.
+    if (this.state === 'playing') return;
+    this.close(
+      this.state === 'publishing'
+        ? 'publisher idle longer than read_timeout'
+        : 'idle longer than read_timeout',
+    );
+  }
+
+  private onConnect(app: string, tcUrl: URL): void {
+    clearTimeout(this.firstCommandTimer);
+    this.app = app;
+    this.host = tcUrl.host;
+    this.state = 'connected';
+  }
+
+  private async onPublish(name: string, streamId: number): Promise<void> {
+    if (this.state !== 'connected') {
+      this.protocol.refusePublish(
+        streamId,
+        'NetStream.Publish.BadName',
+        'this connection already has a stream',
+      );
+      return;
+    }
+    this.state = 'admitting';
+    const admission = await this.context.admission.admit(this.app, name);
+    if (this.state !== 'admitting') return; // closed while the key was checked
+    if (!admission.admitted) {
+      this.context.logger.warn(
+        `${this.scheme} ${this.remoteAddress}: publish on "${this.app}" refused: ${admission.reason}`,
+      );
+      this.protocol.refusePublish(streamId, admission.code, admission.reason);
+      this.close();
+      return;
+    }
+    this.streamId = streamId;
+    const publisher: Publisher = {
+      id: this.id,
+      protocol: this.scheme,
+      remoteAddress: this.remoteAddress,
+      url: `${this.scheme}://${this.host}/${this.app}/${admission.room}`,
+      streamId,
+      since: this.since,
+      videoBytes: 0,
+      audioBytes: 0,
+      key: admission.key,
+      stop: (reason) => this.close(reason),
+    };
+    // Publish.Start goes out only now, after the key check (SPEC §5).
+    this.protocol.acceptPublish(streamId, `/${this.app}/${admission.room}`);
+    this.state = 'publishing';
+    this.publisher = publisher;
+    this.stream = this.context.registry.startPublish(this.app, admission.room, publisher);
+    this.context.logger.log(`${this.scheme} ${this.remoteAddress} publishes ${this.stream.key}`);
+  }
+
+  private onMedia(packet: MediaPacket): void {
+    const { publisher, stream } = this;
+    if (this.state !== 'publishing' || !publisher || !stream) return; // media before Publish.Start is dropped
+    if (packet.type === PacketType.Video) publisher.videoBytes += packet.payload.length;
+    else if (packet.type === PacketType.Audio) publisher.audioBytes += packet.payload.length;
+    this.context.registry.push(
+      stream,
+      publisher,
+      new StreamPacket(packet.type, packet.timestamp, packet.payload),
+    );
+  }
+
+  private onPlay(name: string, streamId: number): void {
+    if (this.state !== 'connected') {
+      this.protocol.refusePlay(
+        streamId,
+        'NetStream.Play.Failed',
+        'this connection already has a stream',
+      );
+      return;
+    }
+    const entry = findApp(this.context.config, this.app);
+    if (!entry || !entry.live || !isValidName(name)) {
+      this.context.logger.warn(
+        `${this.scheme} ${this.remoteAddress}: play of "${this.app}/${name}" refused`,
+      );
+      this.protocol.refusePlay(
+        streamId,
+        'NetStream.Play.StreamNotFound',
+        `no stream "${this.app}/${name}"`,
+      );
+      this.close();
+      return;
+    }
+    this.streamId = streamId;
+    this.state = 'playing';
+    this.socket.setTimeout(0);
+    this.protocol.acceptPlay(streamId);
+    this.output = new PlayerOutput(this.socket, this.context.config.write_timeout * 1000, () =>
+      this.close('player stopped reading for longer than write_timeout'),
+    );
+    this.stream = this.context.registry.attach(this.app, name, this);
+    this.context.logger.log(`${this.scheme} ${this.remoteAddress} plays ${this.stream.key}`);
+  }
+
+  private onCloseStream(): void {
+    if (this.state === 'publishing') this.close();
+  }
+
+  private onClosed(): void {
+    if (this.state === 'closed') return;
+    const wasPublishing = this.state === 'publishing';
+    this.state = 'closed';
+    clearTimeout(this.firstCommandTimer);
+    this.output?.close();
+    const { stream, publisher } = this;
+    if (!stream) return;
+    if (wasPublishing && publisher) {
+      this.context.registry.endPublish(stream, publisher);
+      this.context.logger.log(
+        `${this.scheme} ${this.remoteAddress} stopped publishing ${stream.key}`,
+      );
+    } else {
+      this.context.registry.detach(stream, this);
+    }
+  }
+}

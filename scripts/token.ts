@@ -63,7 +63,9 @@ function main(): void {
   const request = parseArgs(process.argv.slice(2));
   const { config } = loadConfig({ argv: request.serverArgs, env: process.env, cwd: process.cwd() });
   if (!config.jwt.secret) {
-    throw new Error('jwt.secret is not set (flag --jwt.secret, JWT_SECRET or livego.yaml): nothing to sign with');
+    throw new Error(
+      'jwt.secret is not set (flag --jwt.secret, JWT_SECRET or livego.yaml): nothing to sign with',
+    );
   }
   const payload = { ...request.claims, ...(request.sub === undefined ? {} : { sub: request.sub }) };
   const token = sign(payload, config.jwt.secret, {

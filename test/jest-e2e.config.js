@@ -4,7 +4,7 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testRegex: '.*\\.e2e-spec\\.ts$',
   moduleFileExtensions: ['js', 'json', 'ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  transform: { '^.+\\.ts$': 'ts-jest' },
   testEnvironment: 'node',
   // Kills every server and redis-server a file started, even when its own teardown did not run.
   setupFilesAfterEnv: ['<rootDir>/test/helpers/teardown.ts'],

@@ -321,11 +321,7 @@ describe('loadConfig errors name the key or file in one line', () => {
     expect(message).toMatch(/^enable_rtmps needs rtmps_cert .*none\.crt.* not readable/);
     const cert = write('server.crt', 'not a certificate');
     const key = write('server.key', 'not a key');
-    const pair = errorOf([
-      '--enable_rtmps=true',
-      `--rtmps_cert=${cert}`,
-      `--rtmps_key=${key}`,
-    ]);
+    const pair = errorOf(['--enable_rtmps=true', `--rtmps_cert=${cert}`, `--rtmps_key=${key}`]);
     expect(pair).toContain('enable_rtmps');
     expect(pair).toContain('rtmps_cert');
   });

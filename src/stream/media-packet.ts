@@ -1,5 +1,5 @@
 /** RTMP message / FLV tag types carried by a stream (FLV spec §E.4.1). */
-export const enum PacketType {
+export enum PacketType {
   Audio = 8,
   Video = 9,
   /** AMF0 data (onMetaData). */

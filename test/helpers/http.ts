@@ -9,7 +9,10 @@ export interface ApiResponse<T = unknown> {
 }
 
 /** fetch() with a 5 s timeout that reads the body; never throws for an HTTP error status. */
-export async function call<T = unknown>(url: string, init: RequestInit = {}): Promise<ApiResponse<T>> {
+export async function call<T = unknown>(
+  url: string,
+  init: RequestInit = {},
+): Promise<ApiResponse<T>> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5000), ...init });
   const text = await response.text();
   let json: ApiResponse<T>['json'];

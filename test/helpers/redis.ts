@@ -13,11 +13,17 @@ export class RedisServer {
   private child: ChildProcess | undefined;
   private log = '';
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    readonly password: string | undefined,
+  ) {}
 
-  /** Starts a redis-server on `port` (a free one by default) and waits until it answers PING. */
-  static async start(port?: number): Promise<RedisServer> {
-    const server = new RedisServer(port ?? (await freePort()));
+  /**
+   * Starts a redis-server on `port` (a free one by default), with `requirepass` when `password` is given,
+   * and waits until it answers PING.
+   */
+  static async start(options: { port?: number; password?: string } = {}): Promise<RedisServer> {
+    const server = new RedisServer(options.port ?? (await freePort()), options.password);
     await server.start();
     return server;
   }
@@ -34,11 +40,9 @@ export class RedisServer {
   /** Starts the process again (after stop()) and waits for PING. */
   async start(timeoutMs = 5000): Promise<void> {
     if (this.child) return;
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const args = ['--port', `${this.port}`, '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'];
+    if (this.password !== undefined) args.push('--requirepass', this.password);
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     live.add(this);
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (this.log += chunk));
@@ -65,6 +69,7 @@ export class RedisServer {
     if (!child) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
+    child.kill('SIGCONT'); // a paused server acts on SIGTERM only once it runs again
     if ((await withTimeout(exited, 5000)) === undefined) {
       child.kill('SIGKILL');
       await exited;
@@ -82,15 +87,31 @@ export class RedisServer {
     this.child?.kill('SIGKILL');
   }
 
+  /** SIGSTOP: the port stays open but nothing answers (a hung Redis). */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** A new ioredis client for this server; the caller quits it. */
   client(): Redis {
-    return new Redis({ host: '127.0.0.1', port: this.port, lazyConnect: true });
+    return new Redis({
+      host: '127.0.0.1',
+      port: this.port,
+      password: this.password,
+      lazyConnect: true,
+    });
   }
 
   private async answersPing(): Promise<boolean> {
     const probe = new Redis({
       host: '127.0.0.1',
       port: this.port,
+      password: this.password,
       lazyConnect: true,
       retryStrategy: () => null,
       maxRetriesPerRequest: 0,

@@ -96,7 +96,9 @@ export class ServerProcess {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.exit) {
-        throw new Error(`server exited (${describeExit(this.exit)}) before answering\n${this.output()}`);
+        throw new Error(
+          `server exited (${describeExit(this.exit)}) before answering\n${this.output()}`,
+        );
       }
       try {
         await fetch(this.apiUrl('/healthz'), { signal: AbortSignal.timeout(1000) });
@@ -113,7 +115,8 @@ export class ServerProcess {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.out + this.err)) {
       if (this.exit) throw new Error(`server exited before printing ${pattern}\n${this.output()}`);
-      if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms\n${this.output()}`);
+      if (Date.now() > deadline)
+        throw new Error(`no ${pattern} within ${timeoutMs} ms\n${this.output()}`);
       await sleep(25);
     }
   }

@@ -94,14 +94,6 @@ export class AnnexBWriter {
     return this.scratch.subarray(0, this.length);
   }
 
-  get byteLength(): number {
-    return this.length;
-  }
-
-  get buffer(): Buffer {
-    return this.scratch;
-  }
-
   /**
    * Writes AUD, then SPS/PPS when the frame is a key frame or contains an IDR slice and carries no SPS of
    * its own, then every NAL unit of `data[offset..]` except AUDs (one AUD per access unit, H.264 §7.4.1.2.3).
@@ -114,7 +106,7 @@ export class AnnexBWriter {
     let nalCount = 0;
     let annexBBytes = 0;
     // Pass 1: validate every length and learn what the access unit holds before writing anything.
-    for (let pos = offset; pos < data.length; ) {
+    for (let pos = offset; pos < data.length;) {
       if (pos + size > data.length) return false;
       const length = readNalLength(data, pos, size);
       pos += size;
@@ -141,7 +133,7 @@ export class AnnexBWriter {
     let w = ACCESS_UNIT_DELIMITER.copy(out, 0);
     if (withParameterSets) w += config.parameterSetsAnnexB.copy(out, w);
     // Pass 2: copy, lengths already known to be in bounds.
-    for (let pos = offset; pos < data.length; ) {
+    for (let pos = offset; pos < data.length;) {
       const length = readNalLength(data, pos, size);
       pos += size;
       if (length > 0 && (data[pos] & NAL_TYPE_MASK) !== NAL_TYPE_AUD) {

@@ -23,8 +23,10 @@ const AVC_TAG_HEADER_BYTES = 5;
 const AAC_TAG_HEADER_BYTES = 2;
 
 export const enum TagKind {
-  /** Not H.264/AAC, enhanced RTMP, end of sequence, command frame: skip silently. */
+  /** A codec HLS does not carry here (not H.264/AAC, or enhanced RTMP): skip. */
   Unsupported,
+  /** H.264 end of sequence, video command frame: nothing to mux. */
+  Ignored,
   /** Too short to hold its own header: count and drop. */
   Malformed,
   /** AVCDecoderConfigurationRecord or AudioSpecificConfig follows at `dataOffset`. */
@@ -56,13 +58,20 @@ export function readVideoTagHeader(payload: Buffer, out: TagHeader): TagHeader {
   const first = payload[0];
   if ((first & FLV_VIDEO_EX_HEADER_BIT) !== 0) return out;
   const frameType = first >> 4;
-  if ((first & 0x0f) !== FLV_CODEC_ID_AVC || frameType === FLV_FRAME_TYPE_COMMAND) return out;
+  if ((first & 0x0f) !== FLV_CODEC_ID_AVC) return out;
+  if (frameType === FLV_FRAME_TYPE_COMMAND) {
+    out.kind = TagKind.Ignored;
+    return out;
+  }
   if (payload.length < AVC_TAG_HEADER_BYTES) {
     out.kind = TagKind.Malformed;
     return out;
   }
   const packetType = payload[1];
-  if (packetType !== FLV_PACKET_TYPE_CONFIG && packetType !== FLV_PACKET_TYPE_DATA) return out;
+  if (packetType !== FLV_PACKET_TYPE_CONFIG && packetType !== FLV_PACKET_TYPE_DATA) {
+    out.kind = TagKind.Ignored;
+    return out;
+  }
   out.kind = packetType === FLV_PACKET_TYPE_CONFIG ? TagKind.Config : TagKind.Frame;
   out.keyFrame = frameType === FLV_FRAME_TYPE_KEY;
   // SI24: shift the 24-bit value into the top of an int32 and back to sign-extend it.
@@ -87,7 +96,10 @@ export function readAudioTagHeader(payload: Buffer, out: TagHeader): TagHeader {
     return out;
   }
   const packetType = payload[1];
-  if (packetType !== FLV_PACKET_TYPE_CONFIG && packetType !== FLV_PACKET_TYPE_DATA) return out;
+  if (packetType !== FLV_PACKET_TYPE_CONFIG && packetType !== FLV_PACKET_TYPE_DATA) {
+    out.kind = TagKind.Malformed;
+    return out;
+  }
   out.kind = packetType === FLV_PACKET_TYPE_CONFIG ? TagKind.Config : TagKind.Frame;
   out.dataOffset = AAC_TAG_HEADER_BYTES;
   return out;

@@ -1,0 +1,110 @@
+import { HlsSegment } from './hls-segmenter';
+
+/** How many segments a playlist lists and how they are named. */
+export interface HlsPlaylistOptions {
+  /** Segments listed (the newest ones). */
+  readonly window: number;
+  /** Configured target; `#EXT-X-TARGETDURATION` is never below it. */
+  readonly fragmentSeconds: number;
+  /** Relative URI of a segment, resolved against the playlist's own URL (RFC 8216 §4.1). */
+  readonly segmentUri: (sequence: number) => string;
+}
+
+/** EXTINF durations are printed with millisecond precision. */
+const EXTINF_DECIMALS = 3;
+
+/**
+ * A live media playlist (RFC 8216 §4.3.3, §6.2.1–6.2.2) over a sliding window of segments. It keeps the
+ * listed segments plus the one that just left the list (a player that read the previous playlist may
+ * still fetch it); anything older is released.
+ */
+export class HlsPlaylist {
+  private readonly retained: HlsSegment[] = [];
+  private discontinuitySequence = 0;
+  private ended = false;
+  private cached: string | undefined;
+
+  constructor(private readonly options: HlsPlaylistOptions) {}
+
+  /** True once `end()` was called and no new publish resumed the playlist. */
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  get hasSegments(): boolean {
+    return this.retained.length > 0;
+  }
+
+  /** Segments held in memory: at most `window + 1`. */
+  get retainedCount(): number {
+    return this.retained.length;
+  }
+
+  /** The sequence number after the newest segment (0 when there is none). */
+  get nextSequence(): number {
+    const newest = this.retained[this.retained.length - 1];
+    return newest ? newest.sequence + 1 : 0;
+  }
+
+  append(segment: HlsSegment): void {
+    this.retained.push(segment);
+    const window = this.options.window;
+    // The segment that just left the listed window: when it carried a discontinuity tag, the tag
+    // leaves the playlist with it, so EXT-X-DISCONTINUITY-SEQUENCE must count it (RFC 8216 §6.2.2).
+    const leaving = this.retained[this.retained.length - window - 1];
+    if (leaving?.discontinuity) this.discontinuitySequence++;
+    while (this.retained.length > window + 1) this.retained.shift();
+    this.cached = undefined;
+  }
+
+  /** The publish ended: the playlist gets `#EXT-X-ENDLIST` (RFC 8216 §4.3.3.4). */
+  end(): void {
+    this.ended = true;
+    this.cached = undefined;
+  }
+
+  /** A new publish continues the playlist: it is live again. */
+  resume(): void {
+    this.ended = false;
+    this.cached = undefined;
+  }
+
+  /** A retained segment by sequence number. */
+  find(sequence: number): HlsSegment | undefined {
+    return this.retained.find((segment) => segment.sequence === sequence);
+  }
+
+  /** The playlist text, or undefined while it lists no segment. */
+  render(): string | undefined {
+    if (this.cached !== undefined) return this.cached;
+    const listed = this.retained.slice(-this.options.window);
+    if (listed.length === 0) return undefined;
+    // EXTINF rounded to the nearest integer must not exceed the target (RFC 8216 §4.3.3.1): take the
+    // ceiling of the printed value of the longest listed segment.
+    let targetSeconds = Math.ceil(this.options.fragmentSeconds);
+    for (const segment of listed) {
+      const printed = Number(segment.durationSeconds.toFixed(EXTINF_DECIMALS));
+      targetSeconds = Math.max(targetSeconds, Math.ceil(printed));
+    }
+    const lines = [
+      '#EXTM3U',
+      // Version 3: decimal EXTINF durations (RFC 8216 §7).
+      '#EXT-X-VERSION:3',
+      `#EXT-X-TARGETDURATION:${targetSeconds}`,
+      `#EXT-X-MEDIA-SEQUENCE:${listed[0].sequence}`,
+    ];
+    if (this.discontinuitySequence > 0) {
+      lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${this.discontinuitySequence}`);
+    }
+    for (const segment of listed) {
+      if (segment.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+      lines.push(
+        `#EXTINF:${segment.durationSeconds.toFixed(EXTINF_DECIMALS)},`,
+        this.options.segmentUri(segment.sequence),
+      );
+    }
+    if (this.ended) lines.push('#EXT-X-ENDLIST');
+    this.cached = lines.join('\n') + '\n';
+    return this.cached;
+  }
+}

@@ -184,9 +184,9 @@ export class RawRtmpClient {
       .filter((m) => m.type === TYPE_COMMAND && m.values[0] === 'onStatus')
       .map((m) => {
         const info = m.values[3];
-        return typeof info === 'object' && info !== null && !Array.isArray(info)
-          ? String(info.code)
-          : '';
+        const code =
+          typeof info === 'object' && info !== null && !Array.isArray(info) ? info.code : '';
+        return typeof code === 'string' ? code : '';
       });
   }
 

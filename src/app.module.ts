@@ -5,6 +5,7 @@ import { EnvelopeFilter } from './common/envelope.filter';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { ControlModule } from './control/control.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { StreamModule } from './stream/stream.module';
 
 @Module({})
@@ -12,7 +13,13 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), AuthModule, ControlModule, StreamModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        MetricsModule,
+        AuthModule,
+        ControlModule,
+        StreamModule,
+      ],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeFilter }],
     };
   }

@@ -35,7 +35,7 @@ export class EnvelopeFilter implements ExceptionFilter {
         typeof body === 'string'
           ? body
           : typeof body === 'object' && body !== null && 'message' in body
-            ? String((body).message)
+            ? String(body.message)
             : exception.message;
       return { status: exception.getStatus(), message: text };
     }

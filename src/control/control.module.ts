@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from '../health/health.controller';
 import { KeyModule } from '../key/key.module';
+import { StreamModule } from '../stream/stream.module';
 import { ControlController } from './control.controller';
+import { StatController } from './stat.controller';
 
 /** The HTTP control API served on `api_addr`. */
 @Module({
-  imports: [KeyModule],
-  controllers: [ControlController, HealthController],
+  imports: [KeyModule, StreamModule],
+  controllers: [ControlController, StatController, HealthController],
 })
 export class ControlModule {}

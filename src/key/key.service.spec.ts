@@ -1,3 +1,4 @@
+import { MetricsService } from '../metrics/metrics.service';
 import { InvalidParameterError, RoomNotFoundError } from '../common/errors';
 import { KeyRevocation } from './channel-key.store';
 import { generateKey, KEY_LENGTH, KeyService } from './key.service';
@@ -6,7 +7,7 @@ import { MemoryKeyStore } from './stores/memory-key.store';
 const KEY_PATTERN = /^[0-9A-Za-z]{48}$/;
 
 async function memoryService(): Promise<KeyService> {
-  return new KeyService(await MemoryKeyStore.create());
+  return new KeyService(await MemoryKeyStore.create(), new MetricsService());
 }
 
 describe('generateKey', () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InvalidParameterError, RoomNotFoundError } from '../common/errors';
 import { isValidName, NAME_RULE } from '../common/names';
+import { MetricsService } from '../metrics/metrics.service';
 import { ChannelKeyStore, KeyRevocation } from './channel-key.store';
 
 export const KEY_LENGTH = 48;
@@ -29,7 +30,10 @@ export function isKeyShaped(name: string): boolean {
 /** Rooms and their secret publish keys: what the control API and the media plane's admission use. */
 @Injectable()
 export class KeyService {
-  constructor(private readonly store: ChannelKeyStore) {}
+  constructor(
+    private readonly store: ChannelKeyStore,
+    private readonly metrics: MetricsService,
+  ) {}
 
   get storeKind(): string {
     return this.store.kind;
@@ -38,19 +42,22 @@ export class KeyService {
   /** The room's key, created if the room has none. Concurrent calls anywhere return the same key. */
   async get(room: unknown): Promise<string> {
     // async so that a bad room rejects the promise rather than throwing before one exists.
-    return this.store.getOrCreate(checkRoom(room), generateKey());
+    const name = checkRoom(room);
+    return this.metrics.timeKeyStore('get', () => this.store.getOrCreate(name, generateKey()));
   }
 
   /** A new key for the room; the old one is revoked at once. */
   async reset(room: unknown): Promise<string> {
+    const name = checkRoom(room);
     const key = generateKey();
-    await this.store.replace(checkRoom(room), key);
+    await this.metrics.timeKeyStore('reset', () => this.store.replace(name, key));
     return key;
   }
 
   /** Removes the room and revokes its key. Throws RoomNotFoundError when it has none. */
   async delete(room: unknown): Promise<void> {
-    const removed = await this.store.remove(checkRoom(room));
+    const name = checkRoom(room);
+    const removed = await this.metrics.timeKeyStore('delete', () => this.store.remove(name));
     if (removed === undefined) throw new RoomNotFoundError();
   }
 
@@ -60,7 +67,7 @@ export class KeyService {
    */
   async roomForPublishName(name: string, allowRoomName: boolean): Promise<string | undefined> {
     if (isKeyShaped(name)) {
-      const room = await this.store.roomOf(name);
+      const room = await this.metrics.timeKeyStore('lookup', () => this.store.roomOf(name));
       if (room !== undefined) return room;
     }
     return allowRoomName && isValidName(name) ? name : undefined;

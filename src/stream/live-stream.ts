@@ -1,3 +1,4 @@
+import { PacketType } from './media-packet';
 import { StreamPacket } from './stream-packet';
 
 export type PublishProtocol = 'rtmp' | 'rtmps' | 'relay';
@@ -17,6 +18,12 @@ export interface SessionInfo {
   audioBytes: number;
 }
 
+/** Adds what was sent of `packet` to a player's counters. */
+export function countDelivered(session: SessionInfo, packet: StreamPacket, bytes: number): void {
+  if (packet.type === PacketType.Video) session.videoBytes += bytes;
+  else if (packet.type === PacketType.Audio) session.audioBytes += bytes;
+}
+
 /** The live source of a stream. */
 export interface Publisher extends SessionInfo {
   /** The key the publisher was admitted with, or undefined when admitted by room name (rtmp_noauth). */
@@ -30,6 +37,8 @@ export interface Publisher extends SessionInfo {
  * Implementations must not throw and must not block: a slow consumer drops or closes itself.
  */
 export interface StreamSubscriber {
+  /** Set for players (shown in stats); internal consumers have none. */
+  readonly session?: SessionInfo;
   deliver(packet: StreamPacket): void;
   /** The stream's publisher left (the subscriber may stay for the next one, or close). */
   publishEnded?(): void;

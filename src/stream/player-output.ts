@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { traffic } from '../metrics/traffic';
 import { StreamPacket } from './stream-packet';
 
 /**
@@ -45,6 +46,7 @@ export class PlayerOutput {
       }
     }
     this.out.write(bytes);
+    traffic.bytesOut += bytes.length;
     if (this.out.writableLength > 0) this.watchStall();
     return true;
   }

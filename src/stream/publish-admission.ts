@@ -2,13 +2,24 @@ import { Injectable } from '@nestjs/common';
 import { errorText } from '../common/errors';
 import { isValidName } from '../common/names';
 import { AppConfig, findApp } from '../config/app-config';
-import { KeyService } from '../key/key.service';
+import { isKeyShaped, KeyService } from '../key/key.service';
+import { MetricsService } from '../metrics/metrics.service';
 
 export type Admission =
   | { readonly admitted: true; readonly room: string; readonly key: string | undefined }
-  | { readonly admitted: false; readonly code: string; readonly reason: string };
+  | {
+      readonly admitted: false;
+      readonly code: string;
+      readonly reason: string;
+      /** Short metric label: app, name, key or store. */
+      readonly label: string;
+    };
 
 const BAD_NAME = 'NetStream.Publish.BadName';
+
+function refuse(label: string, reason: string, code = BAD_NAME): Admission {
+  return { admitted: false, code, reason, label };
+}
 
 /**
  * Decides whether a publish name may publish on an app (SPEC §5): the app must be configured with
@@ -20,32 +31,33 @@ export class PublishAdmission {
   constructor(
     private readonly config: AppConfig,
     private readonly keys: KeyService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async admit(app: string, name: string): Promise<Admission> {
+    const admission = await this.decide(app, name);
+    if (admission.admitted) this.metrics.publishAdmitted();
+    else this.metrics.publishRefused(admission.label);
+    return admission;
+  }
+
+  private async decide(app: string, name: string): Promise<Admission> {
     const entry = findApp(this.config, app);
-    if (!entry || !entry.live) {
-      return {
-        admitted: false,
-        code: BAD_NAME,
-        reason: `application "${app}" does not accept publishing`,
-      };
-    }
-    if (!isValidName(name))
-      return { admitted: false, code: BAD_NAME, reason: 'invalid stream name' };
+    if (!entry || !entry.live)
+      return refuse('app', `application "${app}" does not accept publishing`);
+    if (!isValidName(name)) return refuse('name', 'invalid stream name');
     let room: string | undefined;
     try {
       room = await this.keys.roomForPublishName(name, this.config.rtmp_noauth);
     } catch (error) {
-      return {
-        admitted: false,
-        code: 'NetStream.Publish.Unauthorized',
-        reason: `key check failed: ${errorText(error)}`,
-      };
+      return refuse(
+        'store',
+        `key check failed: ${errorText(error)}`,
+        'NetStream.Publish.Unauthorized',
+      );
     }
-    if (room === undefined) {
-      return { admitted: false, code: BAD_NAME, reason: 'unknown or revoked stream key' };
-    }
-    return { admitted: true, room, key: room === name ? undefined : name };
+    if (room === undefined) return refuse('key', 'unknown or revoked stream key');
+    // Admitted by key unless rtmp_noauth took the name as the room itself.
+    return { admitted: true, room, key: isKeyShaped(name) && room !== name ? name : undefined };
   }
 }

@@ -1,14 +1,35 @@
-import { Module } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
 import { KeyModule } from '../key/key.module';
+import { MetricsService } from '../metrics/metrics.service';
 import { FlvServer } from './flv/flv-server';
 import { PublishAdmission } from './publish-admission';
 import { RtmpGateway } from './rtmp/rtmp-gateway';
+import { StatsService } from './stats/stats.service';
 import { StreamRegistry } from './stream-registry';
 
 /** The media plane: RTMP/RTMPS ingest and playback, HTTP-FLV playback, the registry of live streams. */
 @Module({
   imports: [KeyModule],
-  providers: [StreamRegistry, PublishAdmission, RtmpGateway, FlvServer],
-  exports: [StreamRegistry],
+  providers: [StreamRegistry, PublishAdmission, RtmpGateway, FlvServer, StatsService],
+  exports: [StreamRegistry, StatsService],
 })
-export class StreamModule {}
+export class StreamModule implements OnModuleInit {
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly stats: StatsService,
+    private readonly registry: StreamRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.metrics.addConnectionSource(() => {
+      const counts: Record<string, number> = {};
+      for (const [, session] of this.stats.sessions()) {
+        counts[session.protocol] = (counts[session.protocol] ?? 0) + 1;
+      }
+      return counts;
+    });
+    this.metrics.addStreamSource(
+      () => this.registry.all().filter((stream) => stream.isLive).length,
+    );
+  }
+}

@@ -2,36 +2,42 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { listenOn } from '../../common/listen';
 import { AppConfig, findApp } from '../../config/app-config';
-import { LiveStream, StreamSubscriber } from '../live-stream';
+import { countDelivered, SessionInfo, StreamSubscriber } from '../live-stream';
+import { StatsService } from '../stats/stats.service';
 import { PlayerOutput } from '../player-output';
 import { newSessionId, StreamRegistry } from '../stream-registry';
 import { flvFileHeader, StreamPacket } from '../stream-packet';
-import { PacketType } from '../media-packet';
 
 const FLV_PATH = /^\/([^/]+)\/([^/]+)\.flv$/;
 
 /** One HTTP-FLV viewer: an FLV header, then the stream's tags, until the publish ends or it leaves. */
 export class FlvPlayer implements StreamSubscriber {
-  readonly id = newSessionId();
-  readonly since = new Date();
-  readonly counters = { videoBytes: 0, audioBytes: 0 };
+  readonly session: SessionInfo;
   private readonly output: PlayerOutput;
 
   constructor(
     private readonly response: ServerResponse,
-    readonly remoteAddress: string,
-    readonly url: string,
+    remoteAddress: string,
+    url: string,
     writeTimeoutMs: number,
   ) {
+    this.session = {
+      id: newSessionId(),
+      protocol: 'http-flv',
+      remoteAddress,
+      url,
+      streamId: 0,
+      since: new Date(),
+      videoBytes: 0,
+      audioBytes: 0,
+    };
     this.output = new PlayerOutput(response, writeTimeoutMs, () => response.destroy());
     this.output.writeRaw(flvFileHeader());
   }
 
   deliver(packet: StreamPacket): void {
     const tag = packet.flvTag();
-    if (!this.output.write(packet, tag)) return;
-    if (packet.type === PacketType.Video) this.counters.videoBytes += tag.length;
-    else if (packet.type === PacketType.Audio) this.counters.audioBytes += tag.length;
+    if (this.output.write(packet, tag)) countDelivered(this.session, packet, tag.length);
   }
 
   publishEnded(): void {
@@ -48,11 +54,11 @@ export class FlvPlayer implements StreamSubscriber {
 export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(FlvServer.name);
   private readonly server: Server;
-  readonly players = new Map<FlvPlayer, LiveStream>();
 
   constructor(
     private readonly config: AppConfig,
     private readonly registry: StreamRegistry,
+    private readonly stats: StatsService,
   ) {
     this.server = createServer((request, response) => this.handle(request, response));
     this.server.keepAliveTimeout = 5000;
@@ -81,7 +87,7 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
       return sendJson(response, 405, 'method not allowed');
     }
     const path = (request.url ?? '/').split('?')[0];
-    if (path === '/streams') return sendJson(response, 200, this.streams());
+    if (path === '/streams') return sendJson(response, 200, this.stats.snapshot());
     const match = FLV_PATH.exec(path);
     if (!match) return sendJson(response, 404, 'not found');
     const [app, room] = [safeDecode(match[1]), safeDecode(match[2])];
@@ -102,27 +108,11 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
     request.socket.setNoDelay(true);
     const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? 0}`;
     const player = new FlvPlayer(response, remote, path, this.config.write_timeout * 1000);
-    this.players.set(player, stream);
     response.on('close', () => {
       player.close();
-      this.players.delete(player);
       this.registry.detach(stream, player);
     });
     stream.attach(player);
-  }
-
-  /** LiveGo's `/streams`: who publishes and who plays on this instance. */
-  private streams(): { publishers: object[]; players: object[] } {
-    const publishers = this.registry
-      .all()
-      .filter((stream) => stream.isLive)
-      .map((stream) => ({ key: stream.key, id: stream.publisher?.id, url: stream.publisher?.url }));
-    const players = [...this.players].map(([player, stream]) => ({
-      key: stream.key,
-      id: player.id,
-      url: player.url,
-    }));
-    return { publishers, players };
   }
 }
 

@@ -31,6 +31,7 @@ export class HlsRoom {
     malformedPackets: 0,
     unsupportedPackets: 0,
     waitingPackets: 0,
+    internalErrors: 0,
   };
   private timelineEndMs: number | undefined;
 

@@ -42,6 +42,8 @@ export interface HlsSegmenterCounters {
   unsupportedPackets: number;
   /** Frames before the decoder configuration or the first key frame (late start): dropped. */
   waitingPackets: number;
+  /** Packets that hit a bug (caught so one stream cannot break the server); should stay 0. */
+  internalErrors: number;
 }
 
 /** Where a publish's timeline starts: far enough above 0 for PCR lead and small negative offsets. */
@@ -83,6 +85,7 @@ export class HlsSegmenter {
     malformedPackets: 0,
     unsupportedPackets: 0,
     waitingPackets: 0,
+    internalErrors: 0,
   };
 
   private readonly fragmentMs: number;
@@ -141,7 +144,7 @@ export class HlsSegmenter {
       if (packet.type === PacketType.Audio) return this.onAudio(packet);
     } catch {
       // Every read is bounds-checked; this only guards the public API against a bug on odd input.
-      this.counters.malformedPackets++;
+      this.counters.internalErrors++;
     }
     return undefined;
   }

@@ -69,11 +69,13 @@ export class HlsService implements OnApplicationShutdown {
     if (!entry || entry.endedAtMs !== undefined) return;
     entry.room.end();
     entry.endedAtMs = this.scheduler.now();
-    const info = entry.room.info;
-    const { malformedPackets, unsupportedPackets } = info.counters;
+    const { malformedPackets, unsupportedPackets, internalErrors } = entry.room.info.counters;
+    if (internalErrors > 0) {
+      this.logger.warn(`${key}: HLS muxing failed on ${internalErrors} packets`);
+    }
     if (malformedPackets > 0 || unsupportedPackets > 0) {
       this.logger.debug(
-        `${key}: publish ended; ${malformedPackets} malformed and ${unsupportedPackets} unsupported packets skipped`,
+        `${key}: publish ended; HLS skipped ${malformedPackets} malformed and ${unsupportedPackets} unsupported packets`,
       );
     }
     if (this.options.keepAfterEnd) return;

@@ -15,7 +15,10 @@
 export const MAX_TIMESTAMP_JUMP_MS = 10_000;
 /** After a jump, the new clock continues this far after the latest output timestamp. */
 const JUMP_RESUME_STEP_MS = 1;
-/** A packet this close to the pre-jump clock is a straggler of that clock, not a jump back. */
+/**
+ * Within this long after a jump, a packet this close to the pre-jump clock is a straggler of that clock
+ * (the other track, interleaved a little late), not a jump back.
+ */
 const STRAGGLER_WINDOW_MS = 2_000;
 
 export class MediaTimeline {
@@ -26,7 +29,8 @@ export class MediaTimeline {
   private shift = 0;
   /** Latest unwrapped DTS on the current clock. */
   private reference = 0;
-  private previous: { reference: number; shift: number } | undefined;
+  /** The clock before the last jump, while stragglers on it are still expected. */
+  private previous: { reference: number; shift: number; jumpedAtMs: number } | undefined;
   private latestOutputMs = 0;
   private jumpCount = 0;
 
@@ -56,11 +60,16 @@ export class MediaTimeline {
 
     if (Math.abs(unwrapped - this.reference) > MAX_TIMESTAMP_JUMP_MS) {
       const previous = this.previous;
-      if (previous && Math.abs(unwrapped - previous.reference) <= STRAGGLER_WINDOW_MS) {
+      if (
+        previous &&
+        this.latestOutputMs - previous.jumpedAtMs <= STRAGGLER_WINDOW_MS &&
+        Math.abs(unwrapped - previous.reference) <= STRAGGLER_WINDOW_MS
+      ) {
         return unwrapped + previous.shift;
       }
-      this.previous = { reference: this.reference, shift: this.shift };
-      this.shift = this.latestOutputMs + JUMP_RESUME_STEP_MS - unwrapped;
+      const resumeAtMs = this.latestOutputMs + JUMP_RESUME_STEP_MS;
+      this.previous = { reference: this.reference, shift: this.shift, jumpedAtMs: resumeAtMs };
+      this.shift = resumeAtMs - unwrapped;
       this.jumpCount++;
     }
     this.reference = unwrapped;

@@ -295,12 +295,12 @@ export class TsMuxer {
     pcrTicks: number,
     randomAccess: boolean,
   ): number {
-    const out = this.out;
     let headerLeft = headerBytes;
     let payloadPos = 0;
     let first = true;
     while (first || payloadPos < payload.length) {
       const at = this.nextPacket();
+      const out = this.out; // after nextPacket(), which may have grown the buffer
       // Adaptation field content on the first packet: flags byte (+ PCR).
       const flags = first
         ? (withPcr ? AF_PCR_FLAG : 0) | (randomAccess ? AF_RANDOM_ACCESS_INDICATOR : 0)

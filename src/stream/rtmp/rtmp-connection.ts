@@ -1,9 +1,16 @@
 import type { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { errorText } from '../../common/errors';
+import { traffic } from '../../metrics/traffic';
 import { isValidName } from '../../common/names';
 import { AppConfig, findApp } from '../../config/app-config';
-import { LiveStream, Publisher, StreamSubscriber } from '../live-stream';
+import {
+  countDelivered,
+  LiveStream,
+  Publisher,
+  SessionInfo,
+  StreamSubscriber,
+} from '../live-stream';
 import { MediaPacket, PacketType } from '../media-packet';
 import { PlayerOutput } from '../player-output';
 import { PublishAdmission } from '../publish-admission';
@@ -36,9 +43,9 @@ export class RtmpConnection implements StreamSubscriber {
   private publisher: Publisher | undefined;
   private output: PlayerOutput | undefined;
   private readonly firstCommandTimer: NodeJS.Timeout;
-  /** Bytes sent to this session when it plays. */
-  readonly counters = { videoBytes: 0, audioBytes: 0 };
   readonly since = new Date();
+  /** Set once this connection plays: what stats show of it. */
+  session: SessionInfo | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -88,18 +95,14 @@ export class RtmpConnection implements StreamSubscriber {
 
   /** StreamSubscriber: a packet of the stream this connection plays. */
   deliver(packet: StreamPacket): void {
+    const { output, session } = this;
+    if (!output || !session) return;
     const bytes = packet.rtmpMessage(this.streamId, this.protocol.outChunkSize);
-    this.output?.write(packet, bytes);
-    if (packet.type === PacketType.Video) this.counters.videoBytes += bytes.length;
-    else if (packet.type === PacketType.Audio) this.counters.audioBytes += bytes.length;
+    if (output.write(packet, bytes)) countDelivered(session, packet, bytes.length);
   }
 
   publishEnded(): void {
     if (this.state === 'playing') this.protocol.sendStreamEnd(this.streamId);
-  }
-
-  get url(): string {
-    return `${this.scheme}://${this.host}/${this.app}/${this.stream?.room ?? ''}`;
   }
 
   get isPublishing(): boolean {
@@ -120,6 +123,7 @@ export class RtmpConnection implements StreamSubscriber {
 
   private onData(data: Buffer): void {
     if (this.state === 'closed') return;
+    traffic.bytesIn += data.length;
     try {
       this.protocol.feed(data);
     } catch (error) {
@@ -226,6 +230,16 @@ export class RtmpConnection implements StreamSubscriber {
     this.output = new PlayerOutput(this.socket, this.context.config.write_timeout * 1000, () =>
       this.close('player stopped reading for longer than write_timeout'),
     );
+    this.session = {
+      id: this.id,
+      protocol: this.scheme,
+      remoteAddress: this.remoteAddress,
+      url: `${this.scheme}://${this.host}/${this.app}/${name}`,
+      streamId,
+      since: new Date(),
+      videoBytes: 0,
+      audioBytes: 0,
+    };
     this.stream = this.context.registry.attach(this.app, name, this);
     this.context.logger.log(`${this.scheme} ${this.remoteAddress} plays ${this.stream.key}`);
   }

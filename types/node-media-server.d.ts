@@ -65,6 +65,8 @@ declare module 'node-media-server/src/protocol/rtmp.js' {
     sendStatusMessage(sid: number, level: string, code: string, description: string): void;
     sendInvokeMessage(sid: number, opt: Record<string, unknown>): void;
     sendStreamStatus(status: number, streamId: number): void;
+    sendACK(size: number): void;
+    setChunkSize(size: number): void;
   }
   export = Rtmp;
 }

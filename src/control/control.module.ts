@@ -3,11 +3,12 @@ import { HealthController } from '../health/health.controller';
 import { KeyModule } from '../key/key.module';
 import { StreamModule } from '../stream/stream.module';
 import { ControlController } from './control.controller';
+import { RelayController } from './relay.controller';
 import { StatController } from './stat.controller';
 
 /** The HTTP control API served on `api_addr`. */
 @Module({
   imports: [KeyModule, StreamModule],
-  controllers: [ControlController, StatController, HealthController],
+  controllers: [ControlController, RelayController, StatController, HealthController],
 })
 export class ControlModule {}

@@ -42,6 +42,8 @@ export interface StreamSubscriber {
   deliver(packet: StreamPacket): void;
   /** The stream's publisher left (the subscriber may stay for the next one, or close). */
   publishEnded?(): void;
+  /** A publish started on the stream this subscriber was already attached to. */
+  publishStarted?(): void;
 }
 
 /** Largest GOP cache a stream keeps; a publisher that never sends a keyframe cannot grow it further. */

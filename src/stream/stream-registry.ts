@@ -67,6 +67,9 @@ export class StreamRegistry {
       }
     }
     this.internal.set(stream, attached);
+    for (const subscriber of stream.subscribers) {
+      if (!attached.includes(subscriber)) subscriber.publishStarted?.();
+    }
     return stream;
   }
 

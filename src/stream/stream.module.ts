@@ -3,6 +3,7 @@ import { KeyModule } from '../key/key.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { FlvServer } from './flv/flv-server';
 import { PublishAdmission } from './publish-admission';
+import { RelayService } from './relay/relay.service';
 import { RtmpGateway } from './rtmp/rtmp-gateway';
 import { StatsService } from './stats/stats.service';
 import { StreamRegistry } from './stream-registry';
@@ -10,8 +11,8 @@ import { StreamRegistry } from './stream-registry';
 /** The media plane: RTMP/RTMPS ingest and playback, HTTP-FLV playback, the registry of live streams. */
 @Module({
   imports: [KeyModule],
-  providers: [StreamRegistry, PublishAdmission, RtmpGateway, FlvServer, StatsService],
-  exports: [StreamRegistry, StatsService],
+  providers: [StreamRegistry, PublishAdmission, RtmpGateway, FlvServer, StatsService, RelayService],
+  exports: [StreamRegistry, StatsService, RelayService],
 })
 export class StreamModule implements OnModuleInit {
   constructor(

@@ -54,6 +54,13 @@ describe('HlsPlaylist', () => {
     expect(p.nextSequence).toBe(10);
   });
 
+  it('lists at least one segment even with a window of 0', () => {
+    const p = playlist(0);
+    for (let i = 0; i < 5; i++) p.append(seg(i, 3));
+    expect(p.render()).toContain('#EXT-X-MEDIA-SEQUENCE:4\n#EXTINF:3.000,\nroom-4.ts\n');
+    expect(p.retainedCount).toBe(2);
+  });
+
   it('tags discontinuities and counts them in EXT-X-DISCONTINUITY-SEQUENCE once they leave', () => {
     const p = playlist(2);
     p.append(seg(0, 3));

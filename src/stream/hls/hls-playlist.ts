@@ -24,7 +24,12 @@ export class HlsPlaylist {
   private ended = false;
   private cached: string | undefined;
 
-  constructor(private readonly options: HlsPlaylistOptions) {}
+  /** Listed segments; at least one, so a misconfigured window of 0 cannot list (and keep) everything. */
+  private readonly window: number;
+
+  constructor(private readonly options: HlsPlaylistOptions) {
+    this.window = Math.max(1, Math.floor(options.window));
+  }
 
   /** True once `end()` was called and no new publish resumed the playlist. */
   get isEnded(): boolean {
@@ -48,7 +53,7 @@ export class HlsPlaylist {
 
   append(segment: HlsSegment): void {
     this.retained.push(segment);
-    const window = this.options.window;
+    const window = this.window;
     // The segment that just left the listed window: when it carried a discontinuity tag, the tag
     // leaves the playlist with it, so EXT-X-DISCONTINUITY-SEQUENCE must count it (RFC 8216 §6.2.2).
     const leaving = this.retained[this.retained.length - window - 1];
@@ -77,7 +82,7 @@ export class HlsPlaylist {
   /** The playlist text, or undefined while it lists no segment. */
   render(): string | undefined {
     if (this.cached !== undefined) return this.cached;
-    const listed = this.retained.slice(-this.options.window);
+    const listed = this.retained.slice(-this.window);
     if (listed.length === 0) return undefined;
     // EXTINF rounded to the nearest integer must not exceed the target (RFC 8216 §4.3.3.1): take the
     // ceiling of the printed value of the longest listed segment.

@@ -114,7 +114,7 @@ export class HlsSegmenter {
   private lastAudioDtsMs: number | undefined;
   private latestEndMs: number;
 
-  private audioPes = Buffer.allocUnsafe(AUDIO_PES_MAX_BYTES);
+  private readonly audioPes = Buffer.allocUnsafe(AUDIO_PES_MAX_BYTES);
   private audioPesBytes = 0;
   private audioPesPtsMs = 0;
 

@@ -196,6 +196,25 @@ describe('HlsService', () => {
     expect(service.playlist('live/a')).toBeUndefined();
   });
 
+  it('muxes a 2.5 Mbit/s stream with less than 1% of a core', () => {
+    // 25 fps × 12 000 B ≈ 2.4 Mbit/s of video plus AAC, looped with increasing timestamps.
+    const loopSeconds = 20;
+    const loop = syntheticStream({ seconds: loopSeconds, gopFrames: 50, videoFrameBytes: 12_000 });
+    const frames = loop.filter((p) => p.payload[1] !== 0);
+    service.publishStarted(KEY);
+    for (const packet of loop) service.packet(KEY, packet); // warm-up
+    const loops = 30;
+    const start = process.cpuUsage();
+    for (let i = 1; i <= loops; i++) {
+      const offset = i * loopSeconds * 1000;
+      for (const p of frames) service.packet(KEY, { ...p, timestamp: p.timestamp + offset });
+    }
+    const used = process.cpuUsage(start);
+    const cpuSeconds = (used.user + used.system) / 1e6;
+    expect(service.info(KEY)!.nextSequence).toBeGreaterThanOrEqual((loops * loopSeconds) / 2 - 1);
+    expect(cpuSeconds / (loops * loopSeconds)).toBeLessThan(0.01);
+  });
+
   it('uses unref’d real timers by default, so a pending grace period never holds the process', () => {
     const handle = systemScheduler.setTimeout(() => undefined, 30_000) as NodeJS.Timeout;
     expect(handle.hasRef()).toBe(false);

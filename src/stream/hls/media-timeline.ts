@@ -3,18 +3,22 @@
  * millisecond timeline for a publish:
  *
  * - Wrap: the signed 32-bit difference to the previous timestamp is the true step, so a DTS that goes
- *   "back" by more than 2^31 is read as a wrap forward (RTMP spec §5.3.1.3 uses the same serial arithmetic).
+ *   "back" by more than 2^31 is read as a wrap forward (serial number arithmetic, RFC 1982, as the RTMP spec asks for).
  * - Rebase: the first packet maps to `startMs`, so output timestamps start small (33-bit PTS wrap stays
  *   26.5 h away) and a republish can continue where the last one stopped.
  * - Jumps: a step of more than `MAX_TIMESTAMP_JUMP_MS` either way (encoder restart, clock fix) re-anchors
- *   the timeline just after the latest output, so segments never get a huge or negative duration.
+ *   the timeline shortly after the latest output, so segments never get a huge or negative duration.
  *   Packets of the other track still on the old clock (interleaving stragglers) keep the old anchor.
  */
 
 /** A DTS step larger than this (either way) is a jump, not a gap. */
 export const MAX_TIMESTAMP_JUMP_MS = 10_000;
-/** After a jump, the new clock continues this far after the latest output timestamp. */
-const JUMP_RESUME_STEP_MS = 1;
+/**
+ * After a jump, the new clock continues this far after the latest output timestamp: more than a frame
+ * interval (down to 10 fps), so the first frame of each track after the jump still lands after that
+ * track's previous frame.
+ */
+const JUMP_RESUME_STEP_MS = 100;
 /**
  * Within this long after a jump, a packet this close to the pre-jump clock is a straggler of that clock
  * (the other track, interleaved a little late), not a jump back.

@@ -74,6 +74,8 @@ describe('node-media-server internals used by the RTMP adapter', () => {
       'sendStatusMessage',
       'sendInvokeMessage',
       'sendStreamStatus',
+      'sendACK',
+      'setChunkSize',
     ] as const;
     for (const name of methods) expect(typeof Rtmp.prototype[name]).toBe('function');
     const rtmp = new Rtmp();

@@ -16,6 +16,10 @@ export interface RtmpLimits {
 
 /** Set Chunk Size above this is refused (SPEC §6). */
 export const MAX_CHUNK_SIZE_BYTES = 16 * 1024 * 1024;
+/** The library's handshake state meaning "done: everything is chunk data". */
+const HANDSHAKE_DONE = 3;
+/** User Control event StreamEOF (RTMP spec 7.1.7). */
+const USER_CONTROL_STREAM_EOF = 1;
 /** Chunk streams one connection may open (SPEC §6); real encoders use fewer than 10. */
 export const MAX_CHUNK_STREAMS = 64;
 
@@ -60,24 +64,29 @@ const SILENT_COMMANDS = new Set([
   'onBWDone',
 ]);
 
+/** Data and media message types handed to `media`. */
+type MediaEvents = { media(packet: MediaPacket): void; output(bytes: Buffer): void };
+
 /**
- * The RTMP protocol engine of one connection: node-media-server's handshake, chunk parser and AMF
- * codec, with its command and media handlers replaced by ours. This is the only file that reaches into
- * the library's Rtmp class; nms-internals.spec.ts fails if an upgrade moves what it overrides.
+ * node-media-server's RTMP engine (handshake, chunk parser, AMF codec) with the limits of SPEC §6 in
+ * front of its allocations and its command and media handlers replaced by ours. This file is the only
+ * one that reaches into the library's Rtmp class; nms-internals.spec.ts fails if an upgrade moves what
+ * it overrides.
  *
  * `feed` may throw (RtmpProtocolError for a broken limit, or whatever the library throws on malformed
- * input); the owner catches it and closes this connection only.
+ * input); the owner catches it and closes that connection only.
  */
-export class RtmpProtocol {
-  private readonly rtmp = new Rtmp();
-  private connected = false;
+abstract class GuardedRtmp {
+  protected readonly rtmp = new Rtmp();
+  /** Acknowledgement window the peer asked for (RTMP spec 5.4.4); 0 = none. */
+  protected peerAckWindow = 0;
 
   constructor(
-    private readonly events: RtmpEvents,
+    private readonly sink: MediaEvents,
     limits: RtmpLimits,
   ) {
     const rtmp = this.rtmp;
-    rtmp.onOutputCallback = (bytes) => events.output(bytes);
+    rtmp.onOutputCallback = (bytes) => sink.output(bytes);
     rtmp.packetParse = () => {
       Rtmp.prototype.packetParse.call(rtmp);
       if (rtmp.inPackets.size > MAX_CHUNK_STREAMS) {
@@ -101,7 +110,7 @@ export class RtmpProtocol {
     rtmp.dataHandler = () => this.data();
   }
 
-  /** Chunk size used for what we send (announced to the peer after connect). */
+  /** Chunk size used for what we send. */
   get outChunkSize(): number {
     return this.rtmp.outChunkSize;
   }
@@ -109,6 +118,75 @@ export class RtmpProtocol {
   feed(bytes: Buffer): void {
     const error = this.rtmp.parserData(bytes);
     if (error) throw new RtmpProtocolError(error);
+  }
+
+  protected abstract invoke(): void;
+
+  protected get message(): { type: number; streamId: number; payload: Buffer } {
+    const packet = this.rtmp.parserPacket;
+    return {
+      type: packet.header.type,
+      streamId: packet.header.stream_id,
+      payload: packet.payload.subarray(0, packet.header.length),
+    };
+  }
+
+  protected decodeCommand(): {
+    name: string;
+    transId: number;
+    command: AmfCommand;
+    streamId: number;
+  } {
+    const { type, payload, streamId } = this.message;
+    const command = decodeAmf0Cmd(type === TYPE_COMMAND_AMF3 ? payload.subarray(1) : payload);
+    const name = typeof command.cmd === 'string' ? command.cmd : '';
+    const transId = typeof command.transId === 'number' ? command.transId : 0;
+    return { name, transId, command, streamId };
+  }
+
+  private control(): void {
+    const { type, payload } = this.message;
+    if (type === TYPE_SET_CHUNK_SIZE) {
+      if (payload.length < 4) throw new RtmpProtocolError('Set Chunk Size without a size');
+      // The top bit must be zero (RTMP spec 5.4.1).
+      const size = payload.readUInt32BE(0) & 0x7fffffff;
+      if (size < 1 || size > MAX_CHUNK_SIZE_BYTES) {
+        throw new RtmpProtocolError(`chunk size ${size} outside 1..${MAX_CHUNK_SIZE_BYTES}`);
+      }
+      this.rtmp.inChunkSize = size;
+    } else if (type === TYPE_WINDOW_ACK_SIZE) {
+      if (payload.length < 4)
+        throw new RtmpProtocolError('Window Acknowledgement Size without a size');
+      this.peerAckWindow = payload.readUInt32BE(0);
+    }
+    // Abort, Acknowledgement and Set Peer Bandwidth need nothing from us: we do not throttle.
+  }
+
+  private data(): void {
+    const { type, payload } = this.message;
+    const timestamp = this.rtmp.parserPacket.clock >>> 0;
+    if (type === TYPE_AUDIO || type === TYPE_VIDEO) {
+      this.sink.media({ type, timestamp, payload: Buffer.from(payload) });
+    } else if (type === TYPE_DATA_AMF0 || type === TYPE_DATA_AMF3) {
+      const body = type === TYPE_DATA_AMF3 ? payload.subarray(1) : payload;
+      this.sink.media({
+        type: PacketType.Data,
+        timestamp,
+        payload: Buffer.from(stripSetDataFrame(body)),
+      });
+    }
+  }
+}
+
+/** The server side of one RTMP connection: commands go to RtmpEvents, answers come from the owner. */
+export class RtmpProtocol extends GuardedRtmp {
+  private connected = false;
+
+  constructor(
+    private readonly events: RtmpEvents,
+    limits: RtmpLimits,
+  ) {
+    super(events, limits);
   }
 
   acceptPublish(streamId: number, streamPath: string): void {
@@ -135,41 +213,11 @@ export class RtmpProtocol {
 
   /** Tells a player the stream ended (User Control StreamEOF, RTMP spec 7.1.7) without closing. */
   sendStreamEnd(streamId: number): void {
-    const STREAM_EOF = 1;
-    this.rtmp.sendStreamStatus(STREAM_EOF, streamId);
+    this.rtmp.sendStreamStatus(USER_CONTROL_STREAM_EOF, streamId);
   }
 
-  private get message(): { type: number; length: number; streamId: number; payload: Buffer } {
-    const packet = this.rtmp.parserPacket;
-    return {
-      type: packet.header.type,
-      length: packet.header.length,
-      streamId: packet.header.stream_id,
-      payload: packet.payload.subarray(0, packet.header.length),
-    };
-  }
-
-  private control(): void {
-    const { type, payload } = this.message;
-    if (type === TYPE_SET_CHUNK_SIZE) {
-      if (payload.length < 4) throw new RtmpProtocolError('Set Chunk Size without a size');
-      // The top bit must be zero (RTMP spec 5.4.1).
-      const size = payload.readUInt32BE(0) & 0x7fffffff;
-      if (size < 1 || size > MAX_CHUNK_SIZE_BYTES) {
-        throw new RtmpProtocolError(`chunk size ${size} outside 1..${MAX_CHUNK_SIZE_BYTES}`);
-      }
-      this.rtmp.inChunkSize = size;
-    } else if (type === TYPE_WINDOW_ACK_SIZE && payload.length < 4) {
-      throw new RtmpProtocolError('Window Acknowledgement Size without a size');
-    }
-    // Abort, Acknowledgement and Set Peer Bandwidth need nothing from a server that does not throttle.
-  }
-
-  private invoke(): void {
-    const { type, payload, streamId } = this.message;
-    const command = decodeAmf0Cmd(type === TYPE_COMMAND_AMF3 ? payload.subarray(1) : payload);
-    const name = typeof command.cmd === 'string' ? command.cmd : '';
-    const transId = typeof command.transId === 'number' ? command.transId : 0;
+  protected invoke(): void {
+    const { name, transId, command, streamId } = this.decodeCommand();
     if (name === 'connect') return this.connect(command);
     if (!this.connected) throw new RtmpProtocolError(`"${name}" before connect`);
     switch (name) {
@@ -193,8 +241,9 @@ export class RtmpProtocol {
   private connect(command: AmfCommand): void {
     if (this.connected) throw new RtmpProtocolError('a second connect');
     const info = command.cmdObj;
-    if (typeof info !== 'object' || info === null)
+    if (typeof info !== 'object' || info === null) {
       throw new RtmpProtocolError('connect without a command object');
+    }
     const { app, tcUrl } = info as { app?: unknown; tcUrl?: unknown };
     const appName = typeof app === 'string' ? app.split('?')[0].replace(/\/+$/, '') : '';
     if (!appName) throw new RtmpProtocolError('connect without app');
@@ -213,24 +262,6 @@ export class RtmpProtocol {
     this.rtmp.onConnect(command);
   }
 
-  private data(): void {
-    const { type, payload } = this.message;
-    if (type === TYPE_AUDIO || type === TYPE_VIDEO) {
-      this.events.media({
-        type,
-        timestamp: this.rtmp.parserPacket.clock >>> 0,
-        payload: Buffer.from(payload),
-      });
-    } else if (type === TYPE_DATA_AMF0 || type === TYPE_DATA_AMF3) {
-      const body = type === TYPE_DATA_AMF3 ? payload.subarray(1) : payload;
-      this.events.media({
-        type: PacketType.Data,
-        timestamp: this.rtmp.parserPacket.clock >>> 0,
-        payload: Buffer.from(stripSetDataFrame(body)),
-      });
-    }
-  }
-
   private result(transId: number): void {
     this.rtmp.sendInvokeMessage(0, { cmd: '_result', transId, cmdObj: null, info: null });
   }
@@ -242,6 +273,65 @@ export class RtmpProtocol {
       cmdObj: null,
       info: { level: 'error', code: 'NetConnection.Call.Failed', description },
     });
+  }
+}
+
+/** What the client side of a connection hears from the server. */
+export interface RtmpClientEvents extends MediaEvents {
+  /** `_result`, `_error` or `onStatus`; `info` is the status object or the result value. */
+  reply(name: string, transId: number, info: unknown): void;
+}
+
+/** Bytes received between two Acknowledgements when the server asks for none. */
+const DEFAULT_ACK_WINDOW_BYTES = 2_500_000;
+
+/**
+ * The client side of an RTMP connection (relays): the owner does the handshake and then feeds the
+ * server's bytes; commands are sent with `command`.
+ */
+export class RtmpClientProtocol extends GuardedRtmp {
+  private transactions = 1;
+  private received = 0;
+  private acknowledged = 0;
+
+  constructor(
+    private readonly events: RtmpClientEvents,
+    limits: RtmpLimits,
+  ) {
+    super(events, limits);
+    this.rtmp.handshakeState = HANDSHAKE_DONE;
+  }
+
+  override feed(bytes: Buffer): void {
+    super.feed(bytes);
+    // Acknowledge what was received (RTMP spec 5.4.3); the sequence number wraps at 2^32.
+    this.received += bytes.length;
+    const window = this.peerAckWindow || DEFAULT_ACK_WINDOW_BYTES;
+    if (this.received - this.acknowledged >= window) {
+      this.acknowledged = this.received;
+      this.rtmp.sendACK(this.received >>> 0);
+    }
+  }
+
+  /** Sends a command message (AMF0) and returns its transaction id. */
+  command(name: string, fields: Record<string, unknown>, streamId = 0): number {
+    const transId = this.transactions++;
+    this.rtmp.sendInvokeMessage(streamId, { cmd: name, transId, cmdObj: null, ...fields });
+    return transId;
+  }
+
+  /** Announces the chunk size we send with from now on. */
+  setChunkSize(size: number): void {
+    this.rtmp.setChunkSize(size);
+    this.rtmp.outChunkSize = size;
+  }
+
+  protected invoke(): void {
+    const { name, transId, command } = this.decodeCommand();
+    if (name === '_result' || name === '_error' || name === 'onStatus') {
+      this.events.reply(name, transId, command.info);
+    }
+    // onBWDone and other server calls need no answer from a relay.
   }
 }
 

@@ -1,6 +1,7 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { KeyModule } from '../key/key.module';
 import { MetricsService } from '../metrics/metrics.service';
+import { FlvArchiveService } from './archive/flv-archive.service';
 import { FlvServer } from './flv/flv-server';
 import { PublishAdmission } from './publish-admission';
 import { RelayService } from './relay/relay.service';
@@ -11,7 +12,15 @@ import { StreamRegistry } from './stream-registry';
 /** The media plane: RTMP/RTMPS ingest and playback, HTTP-FLV playback, the registry of live streams. */
 @Module({
   imports: [KeyModule],
-  providers: [StreamRegistry, PublishAdmission, RtmpGateway, FlvServer, StatsService, RelayService],
+  providers: [
+    StreamRegistry,
+    PublishAdmission,
+    RtmpGateway,
+    FlvServer,
+    StatsService,
+    RelayService,
+    FlvArchiveService,
+  ],
   exports: [StreamRegistry, StatsService, RelayService],
 })
 export class StreamModule implements OnModuleInit {

@@ -1,0 +1,130 @@
+import { accessSync, constants, createWriteStream, mkdirSync, WriteStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { errorText } from '../../common/errors';
+import { AppConfig } from '../../config/app-config';
+import { LiveStream, StreamSubscriber } from '../live-stream';
+import { StreamRegistry } from '../stream-registry';
+import { encodeFlvTag, flvFileHeader, StreamPacket } from '../stream-packet';
+
+/** Bytes an archive may have waiting for the disk before it gives up (a stuck disk must not eat memory). */
+const MAX_PENDING_ARCHIVE_BYTES = 64 * 1024 * 1024;
+/** How long shutdown waits for archives to reach the disk. */
+const SHUTDOWN_FLUSH_MS = 3000;
+
+/**
+ * One archive file: `flv_dir/{app}/{room}_{unix}.flv`, timestamps rebased to start at 0, closed when the
+ * publish ends. A disk problem stops the archive, logged once, and never touches the stream.
+ */
+class FlvArchive implements StreamSubscriber {
+  private out: WriteStream | undefined;
+  private base: number | undefined;
+  readonly done: Promise<void>;
+  private markDone!: () => void;
+
+  constructor(
+    readonly path: string,
+    private readonly logger: Logger,
+  ) {
+    this.done = new Promise((resolveDone) => (this.markDone = resolveDone));
+    const out = createWriteStream(path, { flags: 'wx' });
+    this.out = out;
+    out.on('error', (error) => this.fail(errorText(error)));
+    out.on('close', () => this.markDone());
+    out.write(flvFileHeader());
+  }
+
+  deliver(packet: StreamPacket): void {
+    const out = this.out;
+    if (!out) return;
+    if (out.writableLength > MAX_PENDING_ARCHIVE_BYTES) {
+      this.fail(`more than ${MAX_PENDING_ARCHIVE_BYTES} bytes waiting for the disk`);
+      return;
+    }
+    // The file's timeline starts at its first packet; differences are taken modulo 2^32 (RTMP wraps).
+    if (this.base === undefined) this.base = packet.timestamp;
+    const timestamp = (packet.timestamp - this.base) >>> 0;
+    out.write(
+      timestamp === packet.timestamp
+        ? packet.flvTag()
+        : encodeFlvTag({ type: packet.type, timestamp, payload: packet.payload }),
+    );
+  }
+
+  publishEnded(): void {
+    this.close();
+  }
+
+  close(): void {
+    const out = this.out;
+    this.out = undefined;
+    if (out) out.end();
+    else this.markDone();
+  }
+
+  private fail(reason: string): void {
+    const out = this.out;
+    this.out = undefined;
+    this.logger.error(`archive ${this.path} stopped: ${reason}; the stream is not affected`);
+    out?.destroy();
+    this.markDone();
+  }
+}
+
+/** `flv_archive`: records every publish to `flv_dir/{app}/{room}_{unix}.flv` (SPEC §5). */
+@Injectable()
+export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(FlvArchiveService.name);
+  private readonly open = new Set<FlvArchive>();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly registry: StreamRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    if (!this.config.flv_archive) return;
+    const dir = resolve(this.config.flv_dir);
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+      this.logger.log(`recording every publish under ${dir}`);
+    } catch (error) {
+      // Not fatal: streams work without archives; each publish will report the failure again.
+      this.logger.error(
+        `flv_dir ${dir} is not writable (${errorText(error)}): publishes will not be recorded`,
+      );
+    }
+    this.registry.onPublish((stream) => this.start(stream));
+  }
+
+  /** Finishes every open archive so that each file is complete when the process exits. */
+  async onApplicationShutdown(): Promise<void> {
+    const pending = [...this.open];
+    for (const archive of pending) archive.close();
+    await Promise.race([
+      Promise.all(pending.map((archive) => archive.done)),
+      new Promise((resolveLater) => setTimeout(resolveLater, SHUTDOWN_FLUSH_MS).unref()),
+    ]);
+  }
+
+  private start(stream: LiveStream): StreamSubscriber | undefined {
+    const dir = join(this.config.flv_dir, stream.app);
+    const path = join(dir, `${stream.room}_${Math.floor(Date.now() / 1000)}.flv`);
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (error) {
+      this.logger.error(
+        `archive of ${stream.key} not recorded: cannot create ${dir}: ${errorText(error)}`,
+      );
+      return undefined;
+    }
+    const archive = new FlvArchive(path, this.logger);
+    this.open.add(archive);
+    void archive.done.then(() => {
+      this.open.delete(archive);
+      this.logger.log(`archive ${path} closed`);
+    });
+    return archive;
+  }
+}

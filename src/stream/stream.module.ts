@@ -1,15 +1,21 @@
 import { Module, OnModuleInit } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { KeyModule } from '../key/key.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { FlvArchiveService } from './archive/flv-archive.service';
 import { FlvServer } from './flv/flv-server';
+import { HLS_OPTIONS, hlsOptionsFromConfig, HlsService } from './hls';
+import { HlsServer } from './hls/hls-server';
 import { PublishAdmission } from './publish-admission';
 import { RelayService } from './relay/relay.service';
 import { RtmpGateway } from './rtmp/rtmp-gateway';
 import { StatsService } from './stats/stats.service';
 import { StreamRegistry } from './stream-registry';
 
-/** The media plane: RTMP/RTMPS ingest and playback, HTTP-FLV playback, the registry of live streams. */
+/**
+ * The media plane: RTMP/RTMPS ingest and playback, HTTP-FLV and HLS playback, relays, archives, stats,
+ * and the registry of live streams they all share.
+ */
 @Module({
   imports: [KeyModule],
   providers: [
@@ -20,6 +26,9 @@ import { StreamRegistry } from './stream-registry';
     StatsService,
     RelayService,
     FlvArchiveService,
+    { provide: HLS_OPTIONS, inject: [AppConfig], useFactory: hlsOptionsFromConfig },
+    HlsService,
+    HlsServer,
   ],
   exports: [StreamRegistry, StatsService, RelayService],
 })

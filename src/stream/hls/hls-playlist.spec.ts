@@ -34,6 +34,15 @@ describe('HlsPlaylist', () => {
     );
   });
 
+  it('never lowers the target duration while the playlist lives (RFC 8216 §6.2.1)', () => {
+    const p = playlist(2, 2);
+    p.append(seg(0, 4.2)); // cut late: no keyframe in time
+    expect(p.render()).toContain('#EXT-X-TARGETDURATION:5\n');
+    [2, 2, 2].forEach((d, i) => p.append(seg(i + 1, d)));
+    expect(p.render()).not.toContain('room-0.ts');
+    expect(p.render()).toContain('#EXT-X-TARGETDURATION:5\n');
+  });
+
   it('never sets the target duration below the configured fragment, and covers the longest segment', () => {
     const p = playlist(3, 4);
     p.append(seg(0, 1.5));

@@ -8,6 +8,8 @@ export interface HlsPlaylistOptions {
   readonly fragmentSeconds: number;
   /** Relative URI of a segment, resolved against the playlist's own URL (RFC 8216 §4.1). */
   readonly segmentUri: (sequence: number) => string;
+  /** Media sequence number of the first segment (0 by default). */
+  readonly firstSequence?: number;
 }
 
 /** EXTINF durations are printed with millisecond precision. */
@@ -23,12 +25,18 @@ export class HlsPlaylist {
   private discontinuitySequence = 0;
   private ended = false;
   private cached: string | undefined;
+  /**
+   * `#EXT-X-TARGETDURATION`: it must not change while the playlist lives (RFC 8216 §6.2.1), so it only
+   * ever grows, to cover the longest segment seen (a segment cut late for want of a keyframe).
+   */
+  private targetSeconds: number;
 
   /** Listed segments; at least one, so a misconfigured window of 0 cannot list (and keep) everything. */
   private readonly window: number;
 
   constructor(private readonly options: HlsPlaylistOptions) {
     this.window = Math.max(1, Math.floor(options.window));
+    this.targetSeconds = Math.ceil(options.fragmentSeconds);
   }
 
   /** True once `end()` was called and no new publish resumed the playlist. */
@@ -48,11 +56,14 @@ export class HlsPlaylist {
   /** The sequence number after the newest segment (0 when there is none). */
   get nextSequence(): number {
     const newest = this.retained[this.retained.length - 1];
-    return newest ? newest.sequence + 1 : 0;
+    return newest ? newest.sequence + 1 : (this.options.firstSequence ?? 0);
   }
 
   append(segment: HlsSegment): void {
     this.retained.push(segment);
+    // EXTINF rounded to the nearest integer must not exceed the target (RFC 8216 §4.3.3.1).
+    const printed = Number(segment.durationSeconds.toFixed(EXTINF_DECIMALS));
+    this.targetSeconds = Math.max(this.targetSeconds, Math.ceil(printed));
     const window = this.window;
     // The segment that just left the listed window: when it carried a discontinuity tag, the tag
     // leaves the playlist with it, so EXT-X-DISCONTINUITY-SEQUENCE must count it (RFC 8216 §6.2.2).
@@ -84,18 +95,11 @@ export class HlsPlaylist {
     if (this.cached !== undefined) return this.cached;
     const listed = this.retained.slice(-this.window);
     if (listed.length === 0) return undefined;
-    // EXTINF rounded to the nearest integer must not exceed the target (RFC 8216 §4.3.3.1): take the
-    // ceiling of the printed value of the longest listed segment.
-    let targetSeconds = Math.ceil(this.options.fragmentSeconds);
-    for (const segment of listed) {
-      const printed = Number(segment.durationSeconds.toFixed(EXTINF_DECIMALS));
-      targetSeconds = Math.max(targetSeconds, Math.ceil(printed));
-    }
     const lines = [
       '#EXTM3U',
       // Version 3: decimal EXTINF durations (RFC 8216 §7).
       '#EXT-X-VERSION:3',
-      `#EXT-X-TARGETDURATION:${targetSeconds}`,
+      `#EXT-X-TARGETDURATION:${this.targetSeconds}`,
       `#EXT-X-MEDIA-SEQUENCE:${listed[0].sequence}`,
     ];
     if (this.discontinuitySequence > 0) {

@@ -39,9 +39,11 @@ export class HlsRoom {
   constructor(
     name: string,
     private readonly options: HlsOptions,
+    firstSequence = 0,
   ) {
     this.segmentPrefix = `${name}-`;
     this.playlist = new HlsPlaylist({
+      firstSequence,
       window: options.window,
       fragmentSeconds: options.fragmentSeconds,
       segmentUri: (sequence) => `${this.segmentPrefix}${sequence}${SEGMENT_EXTENSION}`,

@@ -142,14 +142,18 @@ describe('HlsService', () => {
     expect(service.playlist(KEY)).toBe(playlist);
   });
 
-  it('starts a fresh playlist when the room publishes after the grace', () => {
+  it('starts a fresh playlist after the grace, never reusing a segment URL of the expired one', () => {
     publish(service, syntheticStream({ seconds: 5 }));
     service.publishEnded(KEY);
+    const expired = uris(service.playlist(KEY));
     scheduler.advance(31_000);
+    expect(service.playlist(KEY)).toBeUndefined();
     publish(service, syntheticStream({ seconds: 3 }));
     const playlist = service.playlist(KEY)!;
-    expect(playlist).toContain('#EXT-X-MEDIA-SEQUENCE:0\n');
+    expect(playlist).toContain('#EXT-X-MEDIA-SEQUENCE:3\n');
     expect(playlist).not.toContain('#EXT-X-DISCONTINUITY');
+    expect(playlist).not.toContain('#EXT-X-ENDLIST');
+    for (const uri of uris(playlist)) expect(expired).not.toContain(uri);
   });
 
   it('with keepAfterEnd, keeps the ended playlist until the room publishes again', () => {

@@ -35,6 +35,8 @@ interface RoomEntry {
 export class HlsService implements OnApplicationShutdown {
   private readonly logger = new Logger(HlsService.name);
   private readonly rooms = new Map<string, RoomEntry>();
+  /** Next sequence number of each room whose playlist expired (one number per room name). */
+  private readonly expiredSequences = new Map<string, number>();
 
   constructor(
     @Inject(HLS_OPTIONS) private readonly options: HlsOptions,
@@ -46,7 +48,9 @@ export class HlsService implements OnApplicationShutdown {
     let entry = this.liveEntry(key);
     if (!entry) {
       entry = {
-        room: new HlsRoom(roomName(key), this.options),
+        // A room that comes back after its playlist expired continues the sequence numbers of its
+        // earlier playlist, so a segment URL a cache may still hold is never reused for other media.
+        room: new HlsRoom(roomName(key), this.options, this.expiredSequences.get(key) ?? 0),
         endedAtMs: undefined,
         expiryTimer: undefined,
       };
@@ -80,7 +84,7 @@ export class HlsService implements OnApplicationShutdown {
     }
     if (this.options.keepAfterEnd) return;
     entry.expiryTimer = this.scheduler.setTimeout(() => {
-      if (this.rooms.get(key) === entry && entry.endedAtMs !== undefined) this.rooms.delete(key);
+      if (this.rooms.get(key) === entry && entry.endedAtMs !== undefined) this.expire(key, entry);
     }, this.graceMs);
   }
 
@@ -123,10 +127,15 @@ export class HlsService implements OnApplicationShutdown {
       this.scheduler.now() - entry.endedAtMs >= this.graceMs
     ) {
       this.cancelExpiry(entry);
-      this.rooms.delete(key);
+      this.expire(key, entry);
       return undefined;
     }
     return entry;
+  }
+
+  private expire(key: string, entry: RoomEntry): void {
+    this.expiredSequences.set(key, entry.room.info.nextSequence);
+    this.rooms.delete(key);
   }
 
   private cancelExpiry(entry: RoomEntry): void {

@@ -111,8 +111,10 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
     response.on('close', () => {
       player.close();
       this.registry.detach(stream, player);
+      this.logger.log(`http-flv ${remote} left ${stream.key}`);
     });
     stream.attach(player);
+    this.logger.log(`http-flv ${remote} plays ${stream.key}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { EnvelopeFilter } from './common/envelope.filter';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { ControlModule } from './control/control.module';
+import { DocsModule } from './docs/docs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StreamModule } from './stream/stream.module';
 
@@ -19,6 +20,7 @@ export class AppModule {
         AuthModule,
         ControlModule,
         StreamModule,
+        DocsModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeFilter }],
     };

@@ -9,6 +9,7 @@ import { listenOn } from './common/listen';
 import { AppConfig } from './config/app-config';
 import { ConfigError } from './config/config.error';
 import { loadConfig } from './config/config.loader';
+import { buildOpenApi, OpenApiDocument } from './docs/openapi';
 
 /** SIGTERM / SIGINT must end the process with 0 within 5 s (SPEC §6). */
 const SHUTDOWN_DEADLINE_MS = 4500;
@@ -32,6 +33,7 @@ export async function startApplication(
   app.disable('x-powered-by');
   try {
     await app.init();
+    app.get(OpenApiDocument).document = buildOpenApi(app);
     if (config.api_addr) await listenOn(app.getHttpServer(), config.api_addr, 'api_addr');
   } catch (error) {
     await app.close().catch(() => undefined);

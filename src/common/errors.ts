@@ -21,6 +21,10 @@ export class NotFoundError extends DomainError {
   readonly status = 404;
 }
 
+export class MethodNotAllowedError extends DomainError {
+  readonly status = 405;
+}
+
 export class ConflictError extends DomainError {
   readonly status = 409;
 }

@@ -1,6 +1,8 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { InvalidParameterError } from '../common/errors';
+import { InvalidParameterError, MethodNotAllowedError } from '../common/errors';
+
+const ACCEPTED_METHODS = new Set(['GET', 'HEAD', 'POST']);
 
 /** Longest parameter value read; anything longer is refused before it reaches a service. */
 const MAX_PARAM_LENGTH = 4096;
@@ -11,6 +13,7 @@ const MAX_PARAM_LENGTH = 4096;
  */
 export const RequestParam = createParamDecorator((name: string, context: ExecutionContext) => {
   const request = context.switchToHttp().getRequest<Request>();
+  if (!ACCEPTED_METHODS.has(request.method)) throw new MethodNotAllowedError('use GET or POST');
   const query = request.query as Record<string, unknown>;
   const body = (
     typeof request.body === 'object' && request.body !== null ? request.body : {}

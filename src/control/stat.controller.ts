@@ -1,16 +1,42 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiEnvelopeDoc, ApiRequestParam } from '../docs/api-docs.decorators';
 import { ApiEnvelope, envelope } from '../common/api-envelope';
 import { RoomNotFoundError } from '../common/errors';
 import { StatSnapshot, StatsService } from '../stream/stats/stats.service';
 import { RequestParam } from './request-param.decorator';
 
 /** `/stat/livestat`: publishers and players of every protocol (SPEC §4). */
+@ApiTags('stats')
+@ApiBearerAuth('jwt')
 @Controller('stat')
 export class StatController {
   constructor(private readonly stats: StatsService) {}
 
   @Get('livestat')
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'Publishers and players of every protocol (RTMP, RTMPS, HTTP-FLV, HLS, relays)',
+  })
+  @ApiRequestParam('room', 'app/room (or a bare room) to list only that stream', false)
+  @ApiEnvelopeDoc(200, 'sessions', {
+    publishers: [
+      {
+        key: 'live/news',
+        url: 'rtmp://host:1935/live/news',
+        stream_id: 1,
+        protocol: 'rtmp',
+        remote_addr: '203.0.113.7:50412',
+        video_total_bytes: 1048576,
+        audio_total_bytes: 65536,
+        video_speed: 2500,
+        audio_speed: 128,
+        since: '2026-01-01T12:00:00.000Z',
+      },
+    ],
+    players: [],
+  })
+  @ApiEnvelopeDoc(404, 'the room has no publisher', 'room not found or inactive')
   livestat(@RequestParam('room') room?: string): ApiEnvelope<StatSnapshot> {
     const snapshot = this.stats.snapshot(room === '' ? undefined : room);
     if (!snapshot) throw new RoomNotFoundError('room not found or inactive');

@@ -1,6 +1,8 @@
 import { Controller, Get, HttpCode, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
+import { ApiEnvelopeDoc } from '../docs/api-docs.decorators';
 import { ApiEnvelope, envelope } from '../common/api-envelope';
 import { errorText } from '../common/errors';
 import { KeyService } from '../key/key.service';
@@ -12,6 +14,7 @@ interface Health {
 }
 
 /** `/healthz`: 200 when the service and its key store answer, 503 otherwise. Never needs a token. */
+@ApiTags('health')
 @Controller()
 export class HealthController {
   constructor(private readonly keys: KeyService) {}
@@ -19,6 +22,13 @@ export class HealthController {
   @Public()
   @Get('healthz')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Whether the service and its key store answer (never needs a token)' })
+  @ApiEnvelopeDoc(200, 'healthy', { ok: true, store: 'redis' })
+  @ApiEnvelopeDoc(503, 'the key store does not answer', {
+    ok: false,
+    store: 'redis',
+    error: 'key store unavailable',
+  })
   async health(@Res({ passthrough: true }) response: Response): Promise<ApiEnvelope<Health>> {
     try {
       await this.keys.ping();

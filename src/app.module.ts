@@ -6,6 +6,7 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { ControlModule } from './control/control.module';
 import { DocsModule } from './docs/docs.module';
+import { EventsModule } from './events/events.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StreamModule } from './stream/stream.module';
 
@@ -16,6 +17,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        EventsModule,
         MetricsModule,
         AuthModule,
         ControlModule,

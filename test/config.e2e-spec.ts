@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { freePorts } from './helpers/free-port';
 import { call, expectEnvelope } from './helpers/http';
 import { bearer, signToken } from './helpers/jwt';
-import { makeTempDir, ServerOptions, spawnServer, startServer } from './helpers/server';
-import { lines, waitFor } from './helpers/wait';
+import { LISTENERS, makeTempDir, ServerOptions, spawnServer, startServer } from './helpers/server';
+import { lines } from './helpers/wait';
 
 /** Start-up must fail well before this (SPEC §2: exit 1 "within a few seconds"). */
 const STARTUP_FAILURE_MS = 5000;
@@ -45,22 +45,17 @@ describe('configuration sources: defaults < livego.yaml < .env < environment < f
     if (layers >= 2) {
       writeFiles(cwd, { '.env': `API_ADDR=127.0.0.1:${ports[1]}\nJWT_SECRET=${secrets[1]}\n` });
     }
-    const env = layers >= 3 ? { API_ADDR: `127.0.0.1:${ports[2]}`, JWT_SECRET: secrets[2] } : {};
+    const env: Record<string, string> =
+      layers >= 3 ? { API_ADDR: `127.0.0.1:${ports[2]}`, JWT_SECRET: secrets[2] } : {};
     const args =
       layers >= 4 ? ['--api_addr', `127.0.0.1:${ports[3]}`, `--jwt.secret=${secrets[3]}`] : [];
     const server = await spawnServer({ cwd, env, args, omitFlags: ['api_addr'] });
 
-    const { value: port } = await waitFor(async () => {
-      if (server.exitInfo) throw new Error(`server exited\n${server.output()}`);
-      for (const port of ports) {
-        const answered = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-          () => true,
-          () => false,
-        );
-        if (answered) return port;
-      }
-      return undefined;
-    }, 10000);
+    // The start-up log names the address; probing the candidate ports instead could reach another
+    // test's server that happens to use one of them.
+    const listening = /control API listening on 127\.0\.0\.1:(\d+)/;
+    await server.waitForOutput(listening, 10000);
+    const port = Number(listening.exec(server.stdout)?.[1]);
     expect(port).toBe(ports[layers - 1]);
 
     const url = `http://127.0.0.1:${port}/control/get?room=layers`;
@@ -89,6 +84,7 @@ describe('configuration sources: defaults < livego.yaml < .env < environment < f
       env: { CONFIG_FILE: join(cwd, 'conf/env.yaml') },
     });
     expect(viaFlag.stdout).toContain(`configuration read from ${join(cwd, 'conf/flag.yaml')}`);
+    expect(viaFlag.stdout).toContain(`control API listening on 127.0.0.1:${byFlag}`);
     const viaEnv = await startServer({
       cwd,
       omitFlags: ['api_addr'],
@@ -96,6 +92,7 @@ describe('configuration sources: defaults < livego.yaml < .env < environment < f
       env: { CONFIG_FILE: join(cwd, 'conf/env.yaml') },
     });
     expect(viaEnv.stdout).toContain(`configuration read from ${join(cwd, 'conf/env.yaml')}`);
+    expect(viaEnv.stdout).toContain(`control API listening on 127.0.0.1:${byEnv}`);
     await Promise.all([viaFlag.stop(), viaEnv.stop()]);
   });
 
@@ -179,13 +176,13 @@ describe('start-up errors: exit 1 with one line naming the key or file, no stack
     expect(line).toMatch(/rtmps_cert|rtmps_key/);
   });
 
-  it('an api_addr port already in use: "api_addr :P is already in use"', async () => {
+  it.each(LISTENERS)('a %s port already in use: "<key> :P is already in use"', async (key) => {
     const [port] = await freePorts(1);
     const blocker: Server = createServer();
     await new Promise<void>((resolve) => blocker.listen(port, resolve));
     try {
-      const line = await startupError({ args: [`--api_addr=:${port}`] });
-      expect(line).toContain(`api_addr :${port} is already in use`);
+      const line = await startupError({ args: [`--${key}=:${port}`] });
+      expect(line).toContain(`${key} :${port} is already in use`);
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }

@@ -15,8 +15,7 @@ describe('control API (memory key store, no JWT)', () => {
   });
 
   afterAll(async () => {
-    const { code } = await server.stop();
-    expect(code).toBe(0);
+    await server?.stop();
   });
 
   it('answers /healthz with 200 and the store it uses', async () => {
@@ -206,6 +205,13 @@ describe('control API (memory key store, no JWT)', () => {
     expect(response.headers.get('access-control-allow-methods')).toMatch(/POST/);
     expect(response.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
   });
+
+  // Last: stops the server the tests above share.
+  it('exits 0 within 5 s on SIGTERM', async () => {
+    const { code, ms } = await server.stop();
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5000);
+  });
 });
 
 describe('control API CORS with JWT on', () => {
@@ -217,7 +223,7 @@ describe('control API CORS with JWT on', () => {
   });
 
   afterAll(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   it('passes an OPTIONS pre-flight without a token', async () => {

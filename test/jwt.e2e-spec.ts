@@ -12,14 +12,15 @@ const KEY_PATTERN = /^[0-9A-Za-z]{48}$/;
 
 /** A 401 envelope with an RFC 6750 challenge; returns `data` (why). */
 function expectUnauthorized(response: ApiResponse, invalidToken = true): string {
-  const reason = expectEnvelope<string>(response, 401);
+  const reason = expectEnvelope(response, 401);
+  expect(reason).toEqual(expect.any(String));
   const challenge = response.headers.get('www-authenticate') ?? '';
   expect(challenge).toMatch(/^Bearer realm="[^"]+"/);
   if (invalidToken) {
     expect(challenge).toContain('error="invalid_token"');
     expect(challenge).toMatch(/error_description="[^"\\]+"$/);
   }
-  return reason;
+  return reason as string;
 }
 
 describe('JWT on the control API (--jwt.secret, HS256)', () => {
@@ -33,7 +34,7 @@ describe('JWT on the control API (--jwt.secret, HS256)', () => {
   });
 
   afterAll(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   it('does not warn that the API is open', () => {
@@ -133,6 +134,14 @@ describe('JWT on the control API (--jwt.secret, HS256)', () => {
     ).toBe('room not found');
   });
 
+  it('guards everything else on api_addr too, /metrics included', async () => {
+    for (const path of ['/metrics', '/stat/livestat', '/control/pull?oper=stop&app=a&name=b']) {
+      expectUnauthorized(await call(server.apiUrl(path)), false);
+      const authorised = await call(server.apiUrl(path), { headers: bearer(signToken(SECRET)) });
+      expect([path, authorised.status]).not.toEqual([path, 401]);
+    }
+  });
+
   it('checks the token before the parameters', async () => {
     expectUnauthorized(await call(server.apiUrl('/control/get?room=.bad')), false);
   });
@@ -151,7 +160,7 @@ describe('JWT configured from the environment (JWT_SECRET, JWT_ALGORITHM=HS384)'
   });
 
   afterAll(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   it('accepts HS384 tokens and refuses HS256 and HS512 ones', async () => {

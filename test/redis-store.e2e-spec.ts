@@ -39,9 +39,9 @@ describe('channel keys in Redis shared by two instances', () => {
   });
 
   afterAll(async () => {
-    client.disconnect();
-    await Promise.all([a.stop(), b.stop()]);
-    await redis.stop();
+    client?.disconnect();
+    await Promise.all([a?.stop(), b?.stop()]);
+    await redis?.stop();
   });
 
   it('reports the redis store on /healthz', async () => {
@@ -122,8 +122,8 @@ describe('Redis outages', () => {
   });
 
   afterAll(async () => {
-    await server.stop();
-    await redis.stop();
+    await server?.stop();
+    await redis?.stop();
   });
 
   it('answers 503 within 5 s while Redis is down and recovers within 15 s of its return', async () => {
@@ -161,6 +161,37 @@ describe('Redis outages', () => {
     expect(server.exitInfo).toBeUndefined();
   });
 
+  it('answers 503 within 5 s while Redis hangs (SIGSTOP) and recovers once it answers again', async () => {
+    const getUrl = server.apiUrl('/control/get?room=hang');
+    const key = expectEnvelope(await call<string>(getUrl), 200);
+    redis.pause();
+    try {
+      const [get, health] = await Promise.all(
+        [getUrl, server.apiUrl('/healthz')].map(async (url) => {
+          const started = Date.now();
+          const response = await call(url);
+          return { response, ms: Date.now() - started };
+        }),
+      );
+      expectEnvelope(get.response, 503);
+      expect(get.ms).toBeLessThan(5000);
+      expect(expectEnvelope(health.response, 503)).toMatchObject({ ok: false });
+      expect(health.ms).toBeLessThan(5000);
+    } finally {
+      redis.resume();
+    }
+    const { value } = await waitFor(
+      async () => {
+        const response = await call<string>(getUrl);
+        return response.status === 200 ? response : undefined;
+      },
+      15000,
+      250,
+    );
+    // Nothing was lost this time: the process only paused.
+    expect(expectEnvelope(value, 200)).toBe(key);
+  });
+
   it('exits 0 within 5 s on SIGTERM, with Redis up', async () => {
     const other = await startServer({ args: [`--redis_addr=${redis.addr}`] });
     const { code, ms } = await other.stop();
@@ -178,15 +209,40 @@ describe('Redis outages', () => {
   });
 });
 
-describe('Redis unreachable at start-up', () => {
-  it('exits 1 within 10 s with one line naming redis_addr', async () => {
-    const closed = await freePort();
-    const server = await spawnServer({ args: [`--redis_addr=127.0.0.1:${closed}`] });
-    const { code, ms } = await server.waitForExit(10000);
+describe('Redis with a password (redis_pwd)', () => {
+  it('works with the right password; the wrong one stops start-up naming redis_addr', async () => {
+    const redis = await RedisServer.start({ password: 'e2e-redis-pw' });
+    const [good, bad] = await Promise.all([
+      startServer({ args: [`--redis_addr=${redis.addr}`], env: { REDIS_PWD: 'e2e-redis-pw' } }),
+      spawnServer({ args: [`--redis_addr=${redis.addr}`, '--redis_pwd=wrong'] }),
+    ]);
+    expect(expectEnvelope(await call(good.apiUrl('/control/get?room=pw')), 200)).toMatch(
+      KEY_PATTERN,
+    );
+    const { code, ms } = await bad.waitForExit(10000);
     expect(code).toBe(1);
     expect(ms).toBeLessThan(10000);
-    const errorLines = lines(server.stderr);
-    expect(errorLines).toEqual([expect.stringContaining(`redis_addr 127.0.0.1:${closed}`)]);
-    expect(server.stdout + server.stderr).not.toContain('    at ');
+    expect(lines(bad.stderr)).toEqual([expect.stringContaining(`redis_addr ${redis.addr}`)]);
+    await good.stop();
+    await redis.stop();
+  });
+});
+
+describe('Redis unreachable at start-up', () => {
+  it('exits 1 within 10 s with one line naming redis_addr, port closed or Redis hung', async () => {
+    const hung = await RedisServer.start();
+    hung.pause();
+    const addresses = [`127.0.0.1:${await freePort()}`, hung.addr];
+    const servers = await Promise.all(
+      addresses.map((address) => spawnServer({ args: [`--redis_addr=${address}`] })),
+    );
+    const exits = await Promise.all(servers.map((server) => server.waitForExit(10000)));
+    await hung.stop();
+    servers.forEach((server, i) => {
+      expect(exits[i].code).toBe(1);
+      expect(exits[i].ms).toBeLessThan(10000);
+      expect(lines(server.stderr)).toEqual([expect.stringContaining(`redis_addr ${addresses[i]}`)]);
+      expect(server.stdout + server.stderr).not.toContain('    at ');
+    });
   });
 });

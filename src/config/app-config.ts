@@ -1,3 +1,4 @@
+import type { StreamEventName } from '../events/stream-events';
 import { ListenAddress } from './listen-address';
 
 export type LogLevelName = 'error' | 'warn' | 'info' | 'debug';
@@ -12,6 +13,15 @@ export interface AppEntry {
   readonly api: boolean;
   /** RTMP(S) URL prefixes every publish on this app is pushed to (`{prefix}/{room}`). */
   readonly static_push: readonly string[];
+}
+
+/** One entry of `webhooks[]`. */
+export interface WebhookEntry {
+  readonly url: string;
+  /** Event names to send; empty means every event. */
+  readonly events: readonly StreamEventName[];
+  /** HMAC-SHA256 key for the signature header; empty falls back to `webhook_secret`. */
+  readonly secret: string;
 }
 
 /**
@@ -47,6 +57,12 @@ export class AppConfig {
   readonly max_message_size!: number;
   readonly max_connections!: number;
   readonly server!: readonly AppEntry[];
+  /** Where stream events are POSTed (see src/webhook/). */
+  readonly webhooks!: readonly WebhookEntry[];
+  /** HMAC-SHA256 key for webhooks that set none of their own, and for `on_publish`. */
+  readonly webhook_secret!: string;
+  /** URL asked before each publish starts; a non-2xx answer refuses it. Empty: not asked. */
+  readonly on_publish!: string;
   /** The config file that was read, or null when none was. */
   readonly config_file!: string | null;
 }

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parse as parseDotenv } from 'dotenv';
 import { parse as parseYaml } from 'yaml';
-import { AppConfig, AppEntry, JwtAlgorithm, LogLevelName } from './app-config';
+import { ALL_STREAM_EVENTS, StreamEventName } from '../events/stream-events';
+import { AppConfig, AppEntry, JwtAlgorithm, LogLevelName, WebhookEntry } from './app-config';
 import { ConfigError } from './config.error';
 import { ListenAddress, parseListenAddress } from './listen-address';
 import { errorText } from '../common/errors';
@@ -49,6 +50,9 @@ const DEFAULTS = {
   max_message_size: 8 * 1024 * 1024,
   max_connections: 10000,
   server: [{ appname: 'live', live: true, hls: true, flv: true, api: true }],
+  webhooks: [],
+  webhook_secret: '',
+  on_publish: '',
 } as const satisfies Record<string, unknown>;
 
 type Key = keyof typeof DEFAULTS;
@@ -229,6 +233,9 @@ function build(merged: Map<Key, Sourced>, configFile: string | null): AppConfig 
     max_message_size: int('max_message_size', MIN_MESSAGE_SIZE_BYTES, MAX_MESSAGE_SIZE_LIMIT_BYTES),
     max_connections: int('max_connections', 1, 1_000_000),
     server: asServers(get('server')),
+    webhooks: asWebhooks(get('webhooks')),
+    webhook_secret: str('webhook_secret'),
+    on_publish: asHttpUrl('on_publish', get('on_publish')),
     config_file: configFile,
   };
   if (config.enable_rtmps || config.rtmps_addr) checkTlsFiles(config);
@@ -319,6 +326,64 @@ function asRedisAddress(source: Sourced): string {
     fail('redis_addr', source, 'must be host:port, for example "127.0.0.1:6379"');
   }
   return text;
+}
+
+function asHttpUrl(key: string, source: Sourced): string {
+  const text = asString(key, source).trim();
+  if (text === '') return '';
+  if (!isHttpUrl(text)) fail(key, source, 'must be an http:// or https:// URL');
+  return text;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function asWebhooks(source: Sourced): WebhookEntry[] {
+  let value = source.value;
+  if (typeof value === 'string') {
+    try {
+      value = value.trim() === '' ? [] : (JSON.parse(value) as unknown);
+    } catch {
+      fail('webhooks', source, 'must be a JSON list of webhooks when given as text');
+    }
+  }
+  if (value === null || value === undefined) return [];
+  if (!Array.isArray(value)) fail('webhooks', source, 'must be a list of {url, events, secret}');
+  return value.map((item: unknown, index: number): WebhookEntry => {
+    const where = `webhooks[${index}]`;
+    if (!isPlainObject(item)) fail(where, source, 'must be a mapping with url, events, secret');
+    const field = (name: string): Sourced => ({ value: item[name], origin: source.origin });
+    for (const name of Object.keys(item)) {
+      if (!['url', 'events', 'secret'].includes(name))
+        fail(`${where}.${name}`, field(name), 'is not a known webhook setting');
+    }
+    const url = asString(`${where}.url`, field('url'));
+    if (!isHttpUrl(url)) fail(`${where}.url`, field('url'), 'must be an http:// or https:// URL');
+    const events = item.events ?? [];
+    if (
+      !Array.isArray(events) ||
+      !events.every(
+        (e) => typeof e === 'string' && ALL_STREAM_EVENTS.includes(e as StreamEventName),
+      )
+    ) {
+      fail(
+        `${where}.events`,
+        field('events'),
+        `must be a list of event names: ${ALL_STREAM_EVENTS.join(', ')}`,
+      );
+    }
+    return {
+      url,
+      events: events as StreamEventName[],
+      secret: asString(`${where}.secret`, field('secret')),
+    };
+  });
 }
 
 function asServers(source: Sourced): AppEntry[] {

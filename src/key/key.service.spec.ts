@@ -1,3 +1,5 @@
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { StreamEventBus } from '../events/stream-event-bus';
 import { MetricsService } from '../metrics/metrics.service';
 import { InvalidParameterError, RoomNotFoundError } from '../common/errors';
 import { KeyRevocation } from './channel-key.store';
@@ -7,7 +9,11 @@ import { MemoryKeyStore } from './stores/memory-key.store';
 const KEY_PATTERN = /^[0-9A-Za-z]{48}$/;
 
 async function memoryService(): Promise<KeyService> {
-  return new KeyService(await MemoryKeyStore.create(), new MetricsService());
+  return new KeyService(
+    await MemoryKeyStore.create(),
+    new MetricsService(),
+    new StreamEventBus(new EventEmitter2()),
+  );
 }
 
 describe('generateKey', () => {

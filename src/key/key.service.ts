@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InvalidParameterError, RoomNotFoundError } from '../common/errors';
 import { isValidName, NAME_RULE } from '../common/names';
+import { StreamEventBus } from '../events/stream-event-bus';
+import { StreamEvent } from '../events/stream-events';
 import { MetricsService } from '../metrics/metrics.service';
 import { ChannelKeyStore, KeyRevocation } from './channel-key.store';
 
@@ -33,6 +35,7 @@ export class KeyService {
   constructor(
     private readonly store: ChannelKeyStore,
     private readonly metrics: MetricsService,
+    private readonly events: StreamEventBus,
   ) {}
 
   get storeKind(): string {
@@ -43,7 +46,12 @@ export class KeyService {
   async get(room: unknown): Promise<string> {
     // async so that a bad room rejects the promise rather than throwing before one exists.
     const name = checkRoom(room);
-    return this.metrics.timeKeyStore('get', () => this.store.getOrCreate(name, generateKey()));
+    const candidate = generateKey();
+    const key = await this.metrics.timeKeyStore('get', () =>
+      this.store.getOrCreate(name, candidate),
+    );
+    if (key === candidate) this.events.emit(StreamEvent.KeyCreated, { room: name });
+    return key;
   }
 
   /** A new key for the room; the old one is revoked at once. */
@@ -51,6 +59,7 @@ export class KeyService {
     const name = checkRoom(room);
     const key = generateKey();
     await this.metrics.timeKeyStore('reset', () => this.store.replace(name, key));
+    this.events.emit(StreamEvent.KeyReset, { room: name });
     return key;
   }
 
@@ -59,6 +68,7 @@ export class KeyService {
     const name = checkRoom(room);
     const removed = await this.metrics.timeKeyStore('delete', () => this.store.remove(name));
     if (removed === undefined) throw new RoomNotFoundError();
+    this.events.emit(StreamEvent.KeyDeleted, { room: name });
   }
 
   /**

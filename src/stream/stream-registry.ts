@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { LiveStream, Publisher, StreamSubscriber } from './live-stream';
+import { StreamEventBus } from '../events/stream-event-bus';
+import { StreamEvent } from '../events/stream-events';
+import { LiveStream, Publisher, SessionInfo, StreamSubscriber } from './live-stream';
 import { StreamPacket } from './stream-packet';
 
 /**
@@ -27,7 +29,10 @@ export class StreamRegistry {
   /** Internal subscribers attached for the current publish of each stream. */
   private readonly internal = new Map<LiveStream, StreamSubscriber[]>();
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    private readonly events: StreamEventBus,
+  ) {}
 
   /** The stream `app/room`, if it is live or has waiting players. */
   get(app: string, room: string): LiveStream | undefined {
@@ -67,6 +72,7 @@ export class StreamRegistry {
       }
     }
     this.internal.set(stream, attached);
+    this.events.emit(StreamEvent.PublishAdmitted, this.publishFields(stream, publisher));
     for (const subscriber of stream.subscribers) {
       if (!attached.includes(subscriber)) subscriber.publishStarted?.();
     }
@@ -89,15 +95,23 @@ export class StreamRegistry {
   attach(app: string, room: string, subscriber: StreamSubscriber): LiveStream {
     const stream = this.obtain(app, room);
     stream.attach(subscriber);
+    if (subscriber.session)
+      this.events.emit(StreamEvent.PlayerJoined, this.playerFields(stream, subscriber.session));
     return stream;
   }
 
   detach(stream: LiveStream, subscriber: StreamSubscriber): void {
+    const attached = stream.subscribers.has(subscriber);
     stream.detach(subscriber);
+    if (attached && subscriber.session) {
+      this.events.emit(StreamEvent.PlayerLeft, this.playerFields(stream, subscriber.session));
+    }
     this.dropIfUnused(stream);
   }
 
   private finishPublish(stream: LiveStream): void {
+    if (stream.publisher)
+      this.events.emit(StreamEvent.PublishEnded, this.publishFields(stream, stream.publisher));
     stream.publisher = undefined;
     const internal = new Set(this.internal.get(stream) ?? []);
     this.internal.delete(stream);
@@ -110,6 +124,26 @@ export class StreamRegistry {
       }
     }
     stream.resetCaches();
+  }
+
+  private publishFields(stream: LiveStream, publisher: Publisher) {
+    return {
+      app: stream.app,
+      room: stream.room,
+      protocol: publisher.protocol,
+      remote_addr: publisher.remoteAddress,
+      session_id: publisher.id,
+    };
+  }
+
+  private playerFields(stream: LiveStream, session: SessionInfo) {
+    return {
+      app: stream.app,
+      room: stream.room,
+      protocol: session.protocol,
+      remote_addr: session.remoteAddress,
+      session_id: session.id,
+    };
   }
 
   private obtain(app: string, room: string): LiveStream {

@@ -1,33 +1,45 @@
 import { createServer, Server } from 'node:net';
 
 /**
- * Free TCP ports on 127.0.0.1, chosen by the OS. All `count` ports are held open together before any is
- * released, so one call never returns the same port twice.
+ * Ports this test process has handed out. The OS may offer a port again as soon as the probe closes it,
+ * before the server it was meant for binds it; never handing one out twice keeps servers started together
+ * from colliding.
+ */
+const handedOut = new Set<number>();
+const MAX_ATTEMPTS = 20;
+
+/**
+ * Free TCP ports on 127.0.0.1, chosen by the OS, distinct from each other and from every port an earlier
+ * call returned in this process.
  */
 export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers: Server[] = [];
+  const held: Server[] = [];
+  const ports: number[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    for (let attempt = 0; ports.length < count; attempt++) {
+      if (attempt >= count * MAX_ATTEMPTS) throw new Error(`no ${count} free ports on ${host}`);
       const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
+      held.push(server);
+      const port = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ host, port: 0, exclusive: true }, () => resolve());
+        server.listen({ host, port: 0, exclusive: true }, () => {
+          const address = server.address();
+          if (address === null || typeof address === 'string') reject(new Error('no TCP address'));
+          else resolve(address.port);
+        });
       });
+      if (!handedOut.has(port)) ports.push(port);
     }
-    return servers.map((server) => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') throw new Error('no TCP address');
-      return address.port;
-    });
+    for (const port of ports) handedOut.add(port);
+    return ports;
   } finally {
     await Promise.all(
-      servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+      held.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
     );
   }
 }
 
-/** One free TCP port on 127.0.0.1. */
+/** One free TCP port on 127.0.0.1 (see freePorts). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   const [port] = await freePorts(1, host);
   return port;

@@ -40,7 +40,16 @@ export class RedisServer {
   /** Starts the process again (after stop()) and waits for PING. */
   async start(timeoutMs = 5000): Promise<void> {
     if (this.child) return;
-    const args = ['--port', `${this.port}`, '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'];
+    const args = [
+      '--port',
+      `${this.port}`,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--bind',
+      '127.0.0.1',
+    ];
     if (this.password !== undefined) args.push('--requirepass', this.password);
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;

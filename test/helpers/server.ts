@@ -178,16 +178,27 @@ export async function spawnServer(options: ServerOptions = {}): Promise<ServerPr
   return new ServerProcess(child, ports, cwd);
 }
 
-/** Starts the server and waits until `/healthz` answers. */
+/** Attempts startServer() makes when another process takes one of the fresh ports first. */
+const PORT_RACE_ATTEMPTS = 3;
+
+/**
+ * Starts the server and waits until `/healthz` answers. When a fresh port was taken by another process
+ * between the probe and the server's bind ("... is already in use"), starts again on new ports; ports
+ * the test chose itself are never swapped.
+ */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
-  const server = await spawnServer(options);
-  try {
-    await server.waitUntilReady();
-  } catch (error) {
-    server.kill();
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    const server = await spawnServer(options);
+    try {
+      await server.waitUntilReady();
+      return server;
+    } catch (error) {
+      server.kill();
+      await server.exited;
+      const raced = /is already in use/.test(server.stderr) && options.ports === undefined;
+      if (!raced || attempt >= PORT_RACE_ATTEMPTS) throw error;
+    }
   }
-  return server;
 }
 
 /** A new empty directory under the OS temp dir, removed by stopAllServers(). */

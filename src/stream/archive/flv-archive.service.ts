@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { errorText } from '../../common/errors';
 import { AppConfig } from '../../config/app-config';
+import { StreamEventBus } from '../../events/stream-event-bus';
+import { StreamEvent } from '../../events/stream-events';
 import { LiveStream, StreamSubscriber } from '../live-stream';
 import { StreamRegistry } from '../stream-registry';
 import { encodeFlvTag, flvFileHeader, StreamPacket } from '../stream-packet';
@@ -19,8 +21,9 @@ const SHUTDOWN_FLUSH_MS = 3000;
 class FlvArchive implements StreamSubscriber {
   private out: WriteStream | undefined;
   private base: number | undefined;
-  readonly done: Promise<void>;
-  private markDone!: () => void;
+  /** Resolves when the file is closed: true when complete, false when the disk failed. */
+  readonly done: Promise<boolean>;
+  private markDone!: (complete: boolean) => void;
 
   constructor(
     readonly path: string,
@@ -30,7 +33,7 @@ class FlvArchive implements StreamSubscriber {
     const out = createWriteStream(path, { flags: 'wx' });
     this.out = out;
     out.on('error', (error) => this.fail(errorText(error)));
-    out.on('close', () => this.markDone());
+    out.on('close', () => this.markDone(true));
     out.write(flvFileHeader());
   }
 
@@ -59,7 +62,7 @@ class FlvArchive implements StreamSubscriber {
     const out = this.out;
     this.out = undefined;
     if (out) out.end();
-    else this.markDone();
+    else this.markDone(false);
   }
 
   private fail(reason: string): void {
@@ -67,7 +70,7 @@ class FlvArchive implements StreamSubscriber {
     this.out = undefined;
     this.logger.error(`archive ${this.path} stopped: ${reason}; the stream is not affected`);
     out?.destroy();
-    this.markDone();
+    this.markDone(false);
   }
 }
 
@@ -80,6 +83,7 @@ export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly registry: StreamRegistry,
+    private readonly events: StreamEventBus,
   ) {}
 
   onModuleInit(): void {
@@ -121,9 +125,15 @@ export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
     }
     const archive = new FlvArchive(path, this.logger);
     this.open.add(archive);
-    void archive.done.then(() => {
+    void archive.done.then((complete) => {
       this.open.delete(archive);
       this.logger.log(`archive ${path} closed`);
+      this.events.emit(StreamEvent.ArchiveFinished, {
+        app: stream.app,
+        room: stream.room,
+        path,
+        complete,
+      });
     });
     return archive;
   }

@@ -2,7 +2,8 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { listenOn } from '../../common/listen';
 import { AppConfig, findApp } from '../../config/app-config';
-import { countDelivered, SessionInfo, StreamSubscriber } from '../live-stream';
+import { AdmissionHooks } from '../../events/admission-hooks';
+import { countDelivered, LiveStream, SessionInfo, StreamSubscriber } from '../live-stream';
 import { StatsService } from '../stats/stats.service';
 import { PlayerOutput } from '../player-output';
 import { newSessionId, StreamRegistry } from '../stream-registry';
@@ -59,6 +60,7 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly config: AppConfig,
     private readonly registry: StreamRegistry,
     private readonly stats: StatsService,
+    private readonly hooks: AdmissionHooks,
   ) {
     this.server = createServer((request, response) => this.handle(request, response));
     this.server.keepAliveTimeout = 5000;
@@ -99,6 +101,25 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
       response.writeHead(200, { 'Content-Type': 'video/x-flv' }).end();
       return;
     }
+    const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? 0}`;
+    if (!this.hooks.hasPlayHooks) return this.play(request, response, stream, remote, path);
+    void this.hooks
+      .checkPlay({ app: stream.app, room: stream.room, protocol: 'http-flv', remote_addr: remote })
+      .then((verdict) => {
+        if (response.destroyed) return;
+        if (!verdict.allowed) return sendJson(response, 403, verdict.reason);
+        if (!stream.isLive) return sendJson(response, 404, 'stream not found or not live');
+        this.play(request, response, stream, remote, path);
+      });
+  }
+
+  private play(
+    request: IncomingMessage,
+    response: ServerResponse,
+    stream: LiveStream,
+    remote: string,
+    path: string,
+  ): void {
     response.writeHead(200, {
       'Content-Type': 'video/x-flv',
       'Cache-Control': 'no-cache, no-store',
@@ -106,14 +127,13 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
     });
     response.flushHeaders();
     request.socket.setNoDelay(true);
-    const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? 0}`;
     const player = new FlvPlayer(response, remote, path, this.config.write_timeout * 1000);
     response.on('close', () => {
       player.close();
       this.registry.detach(stream, player);
       this.logger.log(`http-flv ${remote} left ${stream.key}`);
     });
-    stream.attach(player);
+    this.registry.attach(stream.app, stream.room, player);
     this.logger.log(`http-flv ${remote} plays ${stream.key}`);
   }
 }

@@ -7,6 +7,9 @@ import {
   OnModuleInit,
 } from '@nestjs/common';
 import { listenOn } from '../../common/listen';
+import { AdmissionHooks } from '../../events/admission-hooks';
+import { StreamEventBus } from '../../events/stream-event-bus';
+import { StreamEvent } from '../../events/stream-events';
 import { AppConfig, findApp } from '../../config/app-config';
 import { traffic } from '../../metrics/traffic';
 import { LiveStream, SessionInfo, StreamSubscriber } from '../live-stream';
@@ -25,6 +28,8 @@ interface Viewer {
   readonly streamKey: string;
   readonly session: SessionInfo;
   lastSeen: number;
+  /** False when a play hook refused it. */
+  allowed: boolean;
 }
 
 /**
@@ -37,6 +42,7 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
   private readonly logger = new Logger(HlsServer.name);
   private readonly server: Server;
   private readonly viewers = new Map<string, Viewer>();
+  private pruneTimer: NodeJS.Timeout | undefined;
   /** Video and audio bytes of each segment, counted once per segment (by PID). */
   private readonly segmentBytes = new WeakMap<Buffer, { video: number; audio: number }>();
 
@@ -45,6 +51,8 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
     private readonly registry: StreamRegistry,
     private readonly hls: HlsService,
     private readonly stats: StatsService,
+    private readonly hooks: AdmissionHooks,
+    private readonly events: StreamEventBus,
   ) {
     this.server = createServer((request, response) => this.handle(request, response));
     this.server.keepAliveTimeout = 10_000;
@@ -53,6 +61,9 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
   onModuleInit(): void {
     this.registry.onPublish((stream) => this.segment(stream));
     this.stats.addViewerSource(() => this.activeViewers());
+    // Viewers that went quiet are announced as gone even when nobody reads the stats.
+    this.pruneTimer = setInterval(() => this.prune(), this.config.hls_fragment * 1000);
+    this.pruneTimer.unref();
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -62,6 +73,7 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.pruneTimer);
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -85,89 +97,140 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
       response.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS' }).end();
       return;
     }
-    if (request.method !== 'GET' && request.method !== 'HEAD')
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
       return notFound(response, 405, 'method not allowed');
+    }
     const path = (request.url ?? '/').split('?')[0];
+    const found = this.find(path);
+    if (!found) return notFound(response, 404, 'not found');
+    const { key, body, segment } = found;
+    const serve = (viewer: Viewer | undefined): void => {
+      if (!viewer) return notFound(response, 403, 'refused');
+      if (segment) {
+        const bytes = this.bytesOf(body);
+        viewer.session.videoBytes += bytes.video;
+        viewer.session.audioBytes += bytes.audio;
+        traffic.bytesOut += body.length;
+        // A segment's URL never names other media: it may be cached for good.
+        return send(request, response, 'video/mp2t', 'public, max-age=86400, immutable', body);
+      }
+      send(request, response, 'application/vnd.apple.mpegurl', 'no-cache', body);
+    };
+    const viewer = this.viewer(request, key, path);
+    if (viewer instanceof Promise) {
+      void viewer.then((admitted) => {
+        if (!response.destroyed) serve(admitted);
+      });
+    } else {
+      serve(viewer);
+    }
+  }
+
+  /** The playlist or segment at `path`: its stream key and bytes. */
+  private find(path: string): { key: string; body: Buffer; segment: boolean } | undefined {
     let match = PLAYLIST_PATH.exec(path);
     if (match) {
       const [app, room] = [decode(match[1]), decode(match[2])];
-      const key = `${app}/${room}`;
-      const playlist =
-        app && room && findApp(this.config, app)?.hls ? this.hls.playlist(key) : undefined;
-      if (playlist === undefined) return notFound(response, 404, 'stream not found or not live');
-      this.seen(request, key, path, 0, 0);
-      return send(
-        request,
-        response,
-        'application/vnd.apple.mpegurl',
-        'no-cache',
-        Buffer.from(playlist),
-      );
+      if (!app || !room || !findApp(this.config, app)?.hls) return undefined;
+      const playlist = this.hls.playlist(`${app}/${room}`);
+      return playlist === undefined
+        ? undefined
+        : { key: `${app}/${room}`, body: Buffer.from(playlist), segment: false };
     }
     match = SEGMENT_PATH.exec(path);
     if (match) {
       const [app, file, room] = [decode(match[1]), decode(match[2]), decode(match[3])];
-      const key = `${app}/${room}`;
-      const data =
-        app && file && room && findApp(this.config, app)?.hls
-          ? this.hls.segment(key, file)
-          : undefined;
-      if (data === undefined) return notFound(response, 404, 'segment not found');
-      const bytes = this.bytesOf(data);
-      this.seen(request, key, path, bytes.video, bytes.audio);
-      traffic.bytesOut += data.length;
-      // A segment's URL never names other media: it may be cached for good.
-      return send(request, response, 'video/mp2t', 'public, max-age=86400, immutable', data);
+      if (!app || !file || !room || !findApp(this.config, app)?.hls) return undefined;
+      const data = this.hls.segment(`${app}/${room}`, file);
+      return data === undefined ? undefined : { key: `${app}/${room}`, body: data, segment: true };
     }
-    notFound(response, 404, 'not found');
+    return undefined;
   }
 
-  /** Records a viewer's request (address + User-Agent identify it). */
-  private seen(
+  /**
+   * The viewer making this request (address + User-Agent identify it), new ones announced and, when
+   * play hooks are registered, checked once (a refused viewer stays refused until it goes quiet).
+   */
+  private viewer(
     request: IncomingMessage,
     streamKey: string,
     path: string,
-    video: number,
-    audio: number,
-  ): void {
+  ): Viewer | undefined | Promise<Viewer | undefined> {
     const address = request.socket.remoteAddress ?? '?';
     const agent = String(request.headers['user-agent'] ?? '').slice(0, 256);
     const id = `${streamKey}\n${address}\n${agent}`;
-    let viewer = this.viewers.get(id);
-    if (viewer) {
-      this.viewers.delete(id); // re-inserted below: the map stays ordered by last request
-    } else {
-      if (this.viewers.size >= MAX_TRACKED_VIEWERS) {
-        const oldest = this.viewers.keys().next().value;
-        if (oldest !== undefined) this.viewers.delete(oldest);
-      }
-      viewer = {
-        streamKey,
-        lastSeen: 0,
-        session: {
-          id: newSessionId(),
-          protocol: 'hls',
-          remoteAddress: address,
-          url: path,
-          streamId: 0,
-          since: new Date(),
-          videoBytes: 0,
-          audioBytes: 0,
-        },
-      };
+    const known = this.viewers.get(id);
+    if (known) {
+      this.viewers.delete(id); // re-inserted: the map stays ordered by last request
+      known.lastSeen = Date.now();
+      this.viewers.set(id, known);
+      return known.allowed ? known : undefined;
     }
-    viewer.lastSeen = Date.now();
-    viewer.session.videoBytes += video;
-    viewer.session.audioBytes += audio;
+    if (this.viewers.size >= MAX_TRACKED_VIEWERS) {
+      const oldest = this.viewers.entries().next().value;
+      if (oldest) this.forget(oldest[0], oldest[1]);
+    }
+    const viewer: Viewer = {
+      streamKey,
+      lastSeen: Date.now(),
+      allowed: true,
+      session: {
+        id: newSessionId(),
+        protocol: 'hls',
+        remoteAddress: address,
+        url: path,
+        streamId: 0,
+        since: new Date(),
+        videoBytes: 0,
+        audioBytes: 0,
+      },
+    };
     this.viewers.set(id, viewer);
+    const [app, room] = splitKey(streamKey);
+    const announce = () => {
+      this.events.emit(StreamEvent.PlayerJoined, {
+        app,
+        room,
+        protocol: 'hls',
+        remote_addr: address,
+        session_id: viewer.session.id,
+      });
+      return viewer;
+    };
+    if (!this.hooks.hasPlayHooks) return announce();
+    return this.hooks
+      .checkPlay({ app, room, protocol: 'hls', remote_addr: address })
+      .then((verdict) => {
+        viewer.allowed = verdict.allowed;
+        return verdict.allowed ? announce() : undefined;
+      });
+  }
+
+  private forget(id: string, viewer: Viewer): void {
+    this.viewers.delete(id);
+    if (!viewer.allowed) return;
+    const [app, room] = splitKey(viewer.streamKey);
+    this.events.emit(StreamEvent.PlayerLeft, {
+      app,
+      room,
+      protocol: 'hls',
+      remote_addr: viewer.session.remoteAddress,
+      session_id: viewer.session.id,
+    });
   }
 
   /** Viewers seen within 3 × hls_fragment; older ones are forgotten. */
   private *activeViewers(): Generator<Viewer> {
+    this.prune();
+    for (const viewer of this.viewers.values()) if (viewer.allowed) yield viewer;
+  }
+
+  /** Forgets viewers quiet for 3 × hls_fragment (the map is ordered by last request). */
+  private prune(): void {
     const cutoff = Date.now() - 3 * this.config.hls_fragment * 1000;
     for (const [id, viewer] of this.viewers) {
-      if (viewer.lastSeen < cutoff) this.viewers.delete(id);
-      else yield viewer;
+      if (viewer.lastSeen >= cutoff) break;
+      this.forget(id, viewer);
     }
   }
 
@@ -188,6 +251,11 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
     }
     return counted;
   }
+}
+
+function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 function send(

@@ -2,6 +2,8 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { ConflictError, InvalidParameterError, NotFoundError } from '../../common/errors';
 import { isValidName, NAME_RULE } from '../../common/names';
 import { AppConfig, findApp } from '../../config/app-config';
+import { StreamEventBus } from '../../events/stream-event-bus';
+import { StreamEvent } from '../../events/stream-events';
 import {
   countDelivered,
   LiveStream,
@@ -20,10 +22,11 @@ const FIRST_RETRY_MS = 1000;
 const MAX_RETRY_MS = 30_000;
 const STABLE_SESSION_MS = 30_000;
 
-/** A relay as the API lists it. */
+/** A relay as the API describes it when it starts. */
 export interface RelayInfo {
   readonly app: string;
   readonly name: string;
+  /** The far end without its stream name. */
   readonly url: string;
   readonly connected: boolean;
 }
@@ -68,6 +71,7 @@ class PullRelay {
     private readonly registry: StreamRegistry,
     private readonly logger: Logger,
     private readonly onGone: () => void,
+    private readonly onFailure: (reason: string) => void,
   ) {}
 
   get connected(): boolean {
@@ -127,6 +131,7 @@ class PullRelay {
   private onClosed(reason: string): void {
     this.endPublish();
     if (this.stopped) return;
+    this.onFailure(reason);
     const delay = this.backoff.schedule(() => this.start());
     this.logger.warn(
       `pull ${this.target.redacted} → ${this.app}/${this.name}: ${reason}; retrying in ${delay / 1000} s`,
@@ -156,6 +161,7 @@ class PushRelay implements StreamSubscriber {
     readonly target: RelayTarget,
     private readonly logger: Logger,
     private readonly writeTimeoutMs: number,
+    private readonly onFailure: (reason: string) => void,
   ) {
     this.session = {
       id: newSessionId(),
@@ -221,6 +227,7 @@ class PushRelay implements StreamSubscriber {
         if (this.client !== client) return;
         this.client = undefined;
         if (this.stopped || !stream.isLive) return;
+        this.onFailure(reason);
         const delay = this.backoff.schedule(() => this.connect());
         this.logger.warn(
           `push ${stream.key} → ${this.target.redacted}: ${reason}; retrying in ${delay / 1000} s`,
@@ -245,6 +252,7 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly registry: StreamRegistry,
+    private readonly events: StreamEventBus,
   ) {}
 
   onModuleInit(): void {
@@ -268,11 +276,22 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
     if (this.pulls.has(id)) throw new ConflictError(`${id} is already pulled`);
     if (this.registry.get(appName, room)?.isLive)
       throw new ConflictError(`${id} already has a publisher`);
-    const pull = new PullRelay(appName, room, target, this.registry, this.logger, () =>
-      this.pulls.delete(id),
+    const relay = { direction: 'pull' as const, app: appName, room, url: target.redacted };
+    const pull = new PullRelay(
+      appName,
+      room,
+      target,
+      this.registry,
+      this.logger,
+      () => {
+        this.pulls.delete(id);
+        this.events.emit(StreamEvent.RelayStopped, relay);
+      },
+      (reason) => this.events.emit(StreamEvent.RelayFailed, { ...relay, reason }),
     );
     this.pulls.set(id, pull);
     pull.start();
+    this.events.emit(StreamEvent.RelayStarted, relay);
     this.logger.log(`pull ${target.redacted} → ${id} started`);
     return { app: appName, name: room, url: target.redacted, connected: false };
   }
@@ -285,6 +304,12 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
     this.pulls.delete(id);
     pull.stop();
     this.logger.log(`pull into ${id} stopped`);
+    this.events.emit(StreamEvent.RelayStopped, {
+      direction: 'pull',
+      app: appName,
+      room,
+      url: pull.target.redacted,
+    });
   }
 
   startPush(app: unknown, name: unknown, url: unknown): RelayInfo {
@@ -294,10 +319,14 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
     const id = `${appName}/${room} ${text}`;
     if (this.pushes.has(id))
       throw new ConflictError(`${appName}/${room} is already pushed to that url`);
-    const relay = new PushRelay(target, this.logger, this.config.write_timeout * 1000);
+    const fields = { direction: 'push' as const, app: appName, room, url: target.redacted };
+    const relay = new PushRelay(target, this.logger, this.config.write_timeout * 1000, (reason) =>
+      this.events.emit(StreamEvent.RelayFailed, { ...fields, reason }),
+    );
     const stream = this.registry.attach(appName, room, relay);
     this.pushes.set(id, { relay, stream, app: appName, name: room, url: text });
     relay.begin(stream);
+    this.events.emit(StreamEvent.RelayStarted, fields);
     this.logger.log(`push ${appName}/${room} → ${target.redacted} started`);
     return { app: appName, name: room, url: target.redacted, connected: relay.connected };
   }
@@ -312,42 +341,45 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
     entry.relay.stop();
     this.registry.detach(entry.stream, entry.relay);
     this.logger.log(`push ${appName}/${room} → ${entry.relay.target.redacted} stopped`);
-  }
-
-  list(): { pulls: RelayInfo[]; pushes: RelayInfo[] } {
-    return {
-      pulls: [...this.pulls.values()].map((p) => ({
-        app: p.app,
-        name: p.name,
-        url: p.target.redacted,
-        connected: p.connected,
-      })),
-      pushes: [...this.pushes.values()].map((p) => ({
-        app: p.app,
-        name: p.name,
-        url: p.relay.target.redacted,
-        connected: p.relay.connected,
-      })),
-    };
+    this.events.emit(StreamEvent.RelayStopped, {
+      direction: 'push',
+      app: appName,
+      room,
+      url: entry.relay.target.redacted,
+    });
   }
 
   /** `static_push`: every publish on the app is pushed to `{prefix}/{room}` for as long as it lasts. */
   private staticPush(stream: LiveStream): StreamSubscriber | undefined {
     const prefixes = findApp(this.config, stream.app)?.static_push ?? [];
     if (prefixes.length === 0) return undefined;
-    const relays = prefixes.map(
-      (prefix) =>
-        new PushRelay(
-          parseRelayTarget(`${prefix}/${stream.room}`),
-          this.logger,
-          this.config.write_timeout * 1000,
-        ),
-    );
+    const relays = prefixes.map((prefix) => {
+      const target = parseRelayTarget(`${prefix}/${stream.room}`);
+      const fields = {
+        direction: 'push' as const,
+        app: stream.app,
+        room: stream.room,
+        url: target.redacted,
+      };
+      const relay = new PushRelay(target, this.logger, this.config.write_timeout * 1000, (reason) =>
+        this.events.emit(StreamEvent.RelayFailed, { ...fields, reason }),
+      );
+      return { relay, fields };
+    });
     // Connect once this publish is registered (the listener runs inside startPublish).
-    setImmediate(() => relays.forEach((relay) => relay.begin(stream)));
+    setImmediate(() =>
+      relays.forEach(({ relay, fields }) => {
+        relay.begin(stream);
+        this.events.emit(StreamEvent.RelayStarted, fields);
+      }),
+    );
     return {
-      deliver: (packet) => relays.forEach((relay) => relay.deliver(packet)),
-      publishEnded: () => relays.forEach((relay) => relay.stop()),
+      deliver: (packet) => relays.forEach(({ relay }) => relay.deliver(packet)),
+      publishEnded: () =>
+        relays.forEach(({ relay, fields }) => {
+          relay.stop();
+          this.events.emit(StreamEvent.RelayStopped, fields);
+        }),
     };
   }
 

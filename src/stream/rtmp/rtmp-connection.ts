@@ -158,7 +158,10 @@ export class RtmpConnection implements StreamSubscriber {
       return;
     }
     this.state = 'admitting';
-    const admission = await this.context.admission.admit(this.app, name);
+    const admission = await this.context.admission.admit(this.app, name, {
+      protocol: this.scheme,
+      remoteAddress: this.remoteAddress,
+    });
     if (this.state !== 'admitting') return; // closed while the key was checked
     if (!admission.admitted) {
       this.context.logger.warn(

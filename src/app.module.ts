@@ -9,10 +9,15 @@ import { DocsModule } from './docs/docs.module';
 import { EventsModule } from './events/events.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StreamModule } from './stream/stream.module';
+import { WebhookModule } from './webhook/webhook.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  /**
+   * The whole service. `extensions` are extra modules (a team's own, or a test's) loaded beside the
+   * built-in ones; they see the global providers (AppConfig, StreamEventBus, AdmissionHooks, metrics).
+   */
+  static forRoot(config: AppConfig, extensions: DynamicModule['imports'] = []): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -23,6 +28,8 @@ export class AppModule {
         ControlModule,
         StreamModule,
         DocsModule,
+        WebhookModule,
+        ...extensions,
       ],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeFilter }],
     };

@@ -18,12 +18,16 @@ const SHUTDOWN_DEADLINE_MS = 4500;
 export async function startApplication(
   config: AppConfig,
   logger: AppLogger,
+  extensions: Parameters<typeof AppModule.forRoot>[1] = [],
 ): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    logger,
-    abortOnError: false,
-    forceCloseConnections: true,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, extensions),
+    {
+      logger,
+      abortOnError: false,
+      forceCloseConnections: true,
+    },
+  );
   app.enableCors({
     origin: '*',
     methods: ['GET', 'POST', 'OPTIONS'],

@@ -22,6 +22,21 @@ const HANDSHAKE_DONE = 3;
 const USER_CONTROL_STREAM_EOF = 1;
 /** Chunk streams one connection may open (SPEC §6); real encoders use fewer than 10. */
 export const MAX_CHUNK_STREAMS = 64;
+/** Largest command message (connect, publish...); real ones are well under 1 KiB. */
+export const MAX_COMMAND_MESSAGE_BYTES = 64 * 1024;
+/**
+ * Deepest AMF0 nesting accepted in a command; real ones nest 2 levels. The library's decoder recurses
+ * once per level and overflows the stack at about 2500 levels, which fit in 15 KiB.
+ */
+export const MAX_AMF_DEPTH = 32;
+/**
+ * Message buffers one connection may hold across its chunk streams, in units of max_message_size: one
+ * message of the largest size being reassembled while smaller ones interleave. The library keeps one
+ * buffer per chunk stream for good, so without this 64 chunk streams could pin 64 × max_message_size.
+ */
+const MESSAGE_BUFFER_BUDGET_FACTOR = 2;
+/** Bytes received between two Acknowledgements when the peer asks for none (as LiveGo). */
+const DEFAULT_ACK_WINDOW_BYTES = 2_500_000;
 
 /* RTMP message types (RTMP spec 5.4, 7.1). */
 const TYPE_SET_CHUNK_SIZE = 1;
@@ -31,6 +46,7 @@ const TYPE_VIDEO = 9;
 const TYPE_DATA_AMF3 = 15;
 const TYPE_COMMAND_AMF3 = 17;
 const TYPE_DATA_AMF0 = 18;
+const TYPE_COMMAND_AMF0 = 20;
 
 /** What a connection does with the commands and media its peer sends. */
 export interface RtmpEvents {
@@ -80,6 +96,9 @@ abstract class GuardedRtmp {
   protected readonly rtmp = new Rtmp();
   /** Acknowledgement window the peer asked for (RTMP spec 5.4.4); 0 = none. */
   protected peerAckWindow = 0;
+  /** Bytes received and bytes acknowledged so far; sent modulo 2^32 (RTMP spec 5.4.3). */
+  private received = 0;
+  private acknowledged = 0;
 
   constructor(
     private readonly sink: MediaEvents,
@@ -95,14 +114,26 @@ abstract class GuardedRtmp {
     };
     rtmp.packetAlloc = () => {
       const packet = rtmp.parserPacket;
-      if (packet.header.length > limits.maxMessageSizeBytes) {
+      const { length, type } = packet.header;
+      if (length > limits.maxMessageSizeBytes) {
         throw new RtmpProtocolError(
-          `message of ${packet.header.length} bytes exceeds max_message_size ${limits.maxMessageSizeBytes}`,
+          `message of ${length} bytes exceeds max_message_size ${limits.maxMessageSizeBytes}`,
+        );
+      }
+      if (
+        (type === TYPE_COMMAND_AMF0 || type === TYPE_COMMAND_AMF3) &&
+        length > MAX_COMMAND_MESSAGE_BYTES
+      ) {
+        throw new RtmpProtocolError(
+          `command message of ${length} bytes exceeds ${MAX_COMMAND_MESSAGE_BYTES}`,
         );
       }
       // Timestamps are 32-bit and wrap (RTMP spec 5.3.1.3); the library would grow the clock past 2^32
       // and then drop every message.
       packet.clock = packet.clock >>> 0;
+      if (packet.capacity < length) {
+        this.makeRoom(length, MESSAGE_BUFFER_BUDGET_FACTOR * limits.maxMessageSizeBytes);
+      }
       Rtmp.prototype.packetAlloc.call(rtmp);
     };
     rtmp.controlHandler = () => this.control();
@@ -118,6 +149,36 @@ abstract class GuardedRtmp {
   feed(bytes: Buffer): void {
     const error = this.rtmp.parserData(bytes);
     if (error) throw new RtmpProtocolError(error);
+    // Acknowledge what was received (RTMP spec 5.4.3); the sequence number wraps at 2^32.
+    this.received += bytes.length;
+    const window = this.peerAckWindow || DEFAULT_ACK_WINDOW_BYTES;
+    if (this.received - this.acknowledged >= window) {
+      this.acknowledged = this.received;
+      this.rtmp.sendACK(this.received >>> 0);
+    }
+  }
+
+  /**
+   * Lets the current chunk stream allocate `length` bytes within `budget` for all chunk streams: idle
+   * buffers of other chunk streams are dropped first; unfinished messages that still do not fit break
+   * the limit.
+   */
+  private makeRoom(length: number, budget: number): void {
+    const current = this.rtmp.parserPacket;
+    const others = [...this.rtmp.inPackets.values()].filter((packet) => packet !== current);
+    const held = () => others.reduce((sum, packet) => sum + packet.capacity, 0);
+    if (held() + length <= budget) return;
+    for (const packet of others) {
+      if (packet.bytes === 0) {
+        packet.payload = Buffer.alloc(0);
+        packet.capacity = 0;
+      }
+    }
+    if (held() + length > budget) {
+      throw new RtmpProtocolError(
+        `unfinished messages on several chunk streams exceed ${budget} bytes`,
+      );
+    }
   }
 
   protected abstract invoke(): void;
@@ -138,7 +199,9 @@ abstract class GuardedRtmp {
     streamId: number;
   } {
     const { type, payload, streamId } = this.message;
-    const command = decodeAmf0Cmd(type === TYPE_COMMAND_AMF3 ? payload.subarray(1) : payload);
+    const body = type === TYPE_COMMAND_AMF3 ? payload.subarray(1) : payload;
+    checkAmf0(body);
+    const command = decodeAmf0Cmd(body);
     const name = typeof command.cmd === 'string' ? command.cmd : '';
     const transId = typeof command.transId === 'number' ? command.transId : 0;
     return { name, transId, command, streamId };
@@ -282,17 +345,12 @@ export interface RtmpClientEvents extends MediaEvents {
   reply(name: string, transId: number, info: unknown): void;
 }
 
-/** Bytes received between two Acknowledgements when the server asks for none. */
-const DEFAULT_ACK_WINDOW_BYTES = 2_500_000;
-
 /**
  * The client side of an RTMP connection (relays): the owner does the handshake and then feeds the
  * server's bytes; commands are sent with `command`.
  */
 export class RtmpClientProtocol extends GuardedRtmp {
   private transactions = 1;
-  private received = 0;
-  private acknowledged = 0;
 
   constructor(
     private readonly events: RtmpClientEvents,
@@ -300,17 +358,6 @@ export class RtmpClientProtocol extends GuardedRtmp {
   ) {
     super(events, limits);
     this.rtmp.handshakeState = HANDSHAKE_DONE;
-  }
-
-  override feed(bytes: Buffer): void {
-    super.feed(bytes);
-    // Acknowledge what was received (RTMP spec 5.4.3); the sequence number wraps at 2^32.
-    this.received += bytes.length;
-    const window = this.peerAckWindow || DEFAULT_ACK_WINDOW_BYTES;
-    if (this.received - this.acknowledged >= window) {
-      this.acknowledged = this.received;
-      this.rtmp.sendACK(this.received >>> 0);
-    }
   }
 
   /** Sends a command message (AMF0) and returns its transaction id. */
@@ -337,4 +384,105 @@ export class RtmpClientProtocol extends GuardedRtmp {
 
 function streamName(command: AmfCommand): string {
   return typeof command.streamName === 'string' ? command.streamName.split('?')[0] : '';
+}
+
+/* AMF0 markers (AMF0 spec 2.1) that node-media-server's decoder knows. */
+const AMF0_NUMBER = 0x00;
+const AMF0_BOOLEAN = 0x01;
+const AMF0_STRING = 0x02;
+const AMF0_OBJECT = 0x03;
+const AMF0_NULL = 0x05;
+const AMF0_UNDEFINED = 0x06;
+const AMF0_REFERENCE = 0x07;
+const AMF0_ECMA_ARRAY = 0x08;
+const AMF0_OBJECT_END = 0x09;
+const AMF0_STRICT_ARRAY = 0x0a;
+const AMF0_DATE = 0x0b;
+const AMF0_LONG_STRING = 0x0c;
+const AMF0_XML_DOCUMENT = 0x0f;
+const AMF0_TYPED_OBJECT = 0x10;
+
+/**
+ * Walks an AMF0 command the way node-media-server's decoder will, before it runs, and refuses what would
+ * make that decoder recurse past MAX_AMF_DEPTH (stack overflow) or read past the end of the payload
+ * (truncated AMF). Lengths follow the library, quirks included, so that both see the same structure.
+ */
+function checkAmf0(payload: Buffer): void {
+  for (let offset = 0; offset < payload.length;) {
+    const length = amf0ValueLength(payload, offset, 1);
+    if (length === undefined) return; // a marker the decoder does not know: it stops there itself
+    offset += length;
+  }
+}
+
+/** Bytes of the AMF0 value at `at` as the library counts them; undefined for an unknown marker. */
+function amf0ValueLength(buffer: Buffer, at: number, depth: number): number | undefined {
+  if (depth > MAX_AMF_DEPTH) throw new RtmpProtocolError(`AMF nested deeper than ${MAX_AMF_DEPTH}`);
+  const need = (bytes: number): number => {
+    if (at + bytes > buffer.length) throw new RtmpProtocolError('truncated AMF');
+    return bytes;
+  };
+  switch (buffer[at]) {
+    case AMF0_NUMBER:
+      return need(9);
+    case AMF0_BOOLEAN:
+      return need(2);
+    case AMF0_STRING:
+    case AMF0_XML_DOCUMENT:
+      return need(3 + buffer.readUInt16BE(at + need(3) - 2));
+    case AMF0_LONG_STRING:
+      return need(5 + buffer.readUInt32BE(at + need(5) - 4));
+    case AMF0_NULL:
+    case AMF0_UNDEFINED:
+      return 1;
+    case AMF0_REFERENCE:
+      return need(3);
+    case AMF0_DATE:
+      return need(11);
+    case AMF0_OBJECT:
+      return amf0ObjectLength(buffer, at, depth);
+    case AMF0_ECMA_ARRAY:
+      // The library reads the properties as an object whose marker is the last count byte, and counts
+      // that byte twice: its length is one more than the encoding's.
+      return 5 + amf0ObjectLength(buffer, at + need(5) - 1, depth);
+    case AMF0_STRICT_ARRAY: {
+      let length = need(5);
+      for (let count = buffer.readUInt32BE(at + 1); count > 0; count--) {
+        const item = amf0ValueLength(buffer, at + length, depth + 1);
+        if (item === undefined) throw new RtmpProtocolError('unknown AMF0 marker in an array');
+        length += item;
+      }
+      return length;
+    }
+    case AMF0_TYPED_OBJECT: {
+      // A class name string, then properties read as an object whose marker is the name's last byte.
+      const name = need(3 + buffer.readUInt16BE(at + need(3) - 2));
+      return name - 1 + amf0ObjectLength(buffer, at + name - 1, depth);
+    }
+    default:
+      if (at >= buffer.length) throw new RtmpProtocolError('truncated AMF');
+      return undefined;
+  }
+}
+
+/** An object's length from its marker at `at` to past its end marker, as the library's decoder counts. */
+function amf0ObjectLength(buffer: Buffer, at: number, depth: number): number {
+  const need = (from: number, bytes: number): void => {
+    if (from + bytes > buffer.length) throw new RtmpProtocolError('truncated AMF');
+  };
+  let length = 1;
+  for (let key = at + 1; ;) {
+    need(key, 1);
+    if (buffer[key] === AMF0_OBJECT_END) return length;
+    need(key, 2);
+    const keyLength = 2 + buffer.readUInt16BE(key);
+    need(key, keyLength + 1);
+    length += keyLength;
+    if (buffer[key + keyLength] === AMF0_OBJECT_END) return length + 1;
+    if (keyLength === 2) return length; // an empty name without the end marker ends it too
+    const value = amf0ValueLength(buffer, key + keyLength, depth + 1);
+    if (value === undefined) throw new RtmpProtocolError('unknown AMF0 marker in an object');
+    length += value;
+    key += keyLength + value;
+  }
 }

@@ -132,10 +132,10 @@ export class ServerProcess {
     return { ...result, ms: Date.now() - started };
   }
 
-  /** Sends SIGTERM and waits for the exit; SIGKILL after `timeoutMs` (the result then shows the signal). */
-  async stop(timeoutMs = 8000): Promise<StopResult> {
+  /** Sends SIGTERM (or `signal`) and waits for the exit; SIGKILL after `timeoutMs` (the result shows it). */
+  async stop(timeoutMs = 8000, signal: NodeJS.Signals = 'SIGTERM'): Promise<StopResult> {
     const started = Date.now();
-    if (!this.exit) this.child.kill('SIGTERM');
+    if (!this.exit) this.child.kill(signal);
     let result = await withTimeout(this.exited, timeoutMs);
     if (!result) {
       this.kill();

@@ -43,26 +43,18 @@ export class MetricsService {
         this.set(streamSources.reduce((sum, source) => sum + source(), 0));
       },
     });
-    let reportedIn = 0;
-    new Counter({
-      name: 'livego_received_bytes_total',
-      help: 'Bytes received from RTMP peers',
+    trafficCounter(
+      'livego_received_bytes_total',
+      'Bytes received from RTMP peers',
+      () => traffic.bytesIn,
       registers,
-      collect() {
-        this.inc(traffic.bytesIn - reportedIn);
-        reportedIn = traffic.bytesIn;
-      },
-    });
-    let reportedOut = 0;
-    new Counter({
-      name: 'livego_sent_bytes_total',
-      help: 'Media bytes sent to players of every protocol',
+    );
+    trafficCounter(
+      'livego_sent_bytes_total',
+      'Media bytes sent to players of every protocol',
+      () => traffic.bytesOut,
       registers,
-      collect() {
-        this.inc(traffic.bytesOut - reportedOut);
-        reportedOut = traffic.bytesOut;
-      },
-    });
+    );
     this.publishes = new Counter({
       name: 'livego_publishes_total',
       help: 'Publish attempts by result (admitted, refused) and refusal reason',
@@ -125,4 +117,24 @@ export class MetricsService {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** A counter that reports, at each scrape, how far a plain hot-path total moved since the last one. */
+function trafficCounter(
+  name: string,
+  help: string,
+  total: () => number,
+  registers: Registry[],
+): void {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      const now = total();
+      this.inc(now - reported);
+      reported = now;
+    },
+  });
 }

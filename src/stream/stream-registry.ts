@@ -72,7 +72,7 @@ export class StreamRegistry {
       }
     }
     this.internal.set(stream, attached);
-    this.events.emit(StreamEvent.PublishAdmitted, this.publishFields(stream, publisher));
+    this.events.emit(StreamEvent.PublishAdmitted, this.sessionFields(stream, publisher));
     for (const subscriber of stream.subscribers) {
       if (!attached.includes(subscriber)) subscriber.publishStarted?.();
     }
@@ -96,7 +96,7 @@ export class StreamRegistry {
     const stream = this.obtain(app, room);
     stream.attach(subscriber);
     if (subscriber.session)
-      this.events.emit(StreamEvent.PlayerJoined, this.playerFields(stream, subscriber.session));
+      this.events.emit(StreamEvent.PlayerJoined, this.sessionFields(stream, subscriber.session));
     return stream;
   }
 
@@ -104,14 +104,14 @@ export class StreamRegistry {
     const attached = stream.subscribers.has(subscriber);
     stream.detach(subscriber);
     if (attached && subscriber.session) {
-      this.events.emit(StreamEvent.PlayerLeft, this.playerFields(stream, subscriber.session));
+      this.events.emit(StreamEvent.PlayerLeft, this.sessionFields(stream, subscriber.session));
     }
     this.dropIfUnused(stream);
   }
 
   private finishPublish(stream: LiveStream): void {
     if (stream.publisher)
-      this.events.emit(StreamEvent.PublishEnded, this.publishFields(stream, stream.publisher));
+      this.events.emit(StreamEvent.PublishEnded, this.sessionFields(stream, stream.publisher));
     stream.publisher = undefined;
     const internal = new Set(this.internal.get(stream) ?? []);
     this.internal.delete(stream);
@@ -126,17 +126,8 @@ export class StreamRegistry {
     stream.resetCaches();
   }
 
-  private publishFields(stream: LiveStream, publisher: Publisher) {
-    return {
-      app: stream.app,
-      room: stream.room,
-      protocol: publisher.protocol,
-      remote_addr: publisher.remoteAddress,
-      session_id: publisher.id,
-    };
-  }
-
-  private playerFields(stream: LiveStream, session: SessionInfo) {
+  /** What publish and player events say of a session (a publisher is a session too). */
+  private sessionFields(stream: LiveStream, session: SessionInfo) {
     return {
       app: stream.app,
       room: stream.room,

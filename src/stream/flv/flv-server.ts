@@ -4,6 +4,7 @@ import { listenOn } from '../../common/listen';
 import { AppConfig, findApp } from '../../config/app-config';
 import { AdmissionHooks } from '../../events/admission-hooks';
 import { countDelivered, LiveStream, SessionInfo, StreamSubscriber } from '../live-stream';
+import { acceptMediaRequest, answerJson, closeHttpServer, decodePathSegment } from '../media-http';
 import { StatsService } from '../stats/stats.service';
 import { PlayerOutput } from '../player-output';
 import { newSessionId, StreamRegistry } from '../stream-registry';
@@ -73,30 +74,20 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    await closeHttpServer(this.server);
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
-    response.setHeader('Access-Control-Allow-Origin', '*');
-    if (request.method === 'OPTIONS') {
-      response.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS' }).end();
-      return;
-    }
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      return sendJson(response, 405, 'method not allowed');
-    }
+    if (!acceptMediaRequest(request, response)) return;
     const path = (request.url ?? '/').split('?')[0];
-    if (path === '/streams') return sendJson(response, 200, this.stats.snapshot());
+    if (path === '/streams') return answerJson(response, 200, this.stats.snapshot());
     const match = FLV_PATH.exec(path);
-    if (!match) return sendJson(response, 404, 'not found');
-    const [app, room] = [safeDecode(match[1]), safeDecode(match[2])];
+    if (!match) return answerJson(response, 404, 'not found');
+    const [app, room] = [decodePathSegment(match[1]), decodePathSegment(match[2])];
     const entry = app === undefined ? undefined : findApp(this.config, app);
     const stream =
       entry?.flv && room !== undefined ? this.registry.get(app as string, room) : undefined;
-    if (!stream?.isLive) return sendJson(response, 404, 'stream not found or not live');
+    if (!stream?.isLive) return answerJson(response, 404, 'stream not found or not live');
     if (request.method === 'HEAD') {
       response.writeHead(200, { 'Content-Type': 'video/x-flv' }).end();
       return;
@@ -107,8 +98,8 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
       .checkPlay({ app: stream.app, room: stream.room, protocol: 'http-flv', remote_addr: remote })
       .then((verdict) => {
         if (response.destroyed) return;
-        if (!verdict.allowed) return sendJson(response, 403, verdict.reason);
-        if (!stream.isLive) return sendJson(response, 404, 'stream not found or not live');
+        if (!verdict.allowed) return answerJson(response, 403, verdict.reason);
+        if (!stream.isLive) return answerJson(response, 404, 'stream not found or not live');
         this.play(request, response, stream, remote, path);
       });
   }
@@ -135,18 +126,5 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
     });
     this.registry.attach(stream.app, stream.room, player);
     this.logger.log(`http-flv ${remote} plays ${stream.key}`);
-  }
-}
-
-function sendJson(response: ServerResponse, status: number, data: unknown): void {
-  const body = JSON.stringify(status === 200 ? data : { status, data });
-  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' }).end(body);
-}
-
-function safeDecode(text: string): string | undefined {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return undefined;
   }
 }

@@ -13,6 +13,7 @@ import { StreamEvent } from '../../events/stream-events';
 import { AppConfig, findApp } from '../../config/app-config';
 import { traffic } from '../../metrics/traffic';
 import { LiveStream, SessionInfo, StreamSubscriber } from '../live-stream';
+import { acceptMediaRequest, answerJson, closeHttpServer, decodePathSegment } from '../media-http';
 import { StatsService } from '../stats/stats.service';
 import { newSessionId, StreamRegistry } from '../stream-registry';
 import { StreamPacket } from '../stream-packet';
@@ -74,10 +75,7 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.pruneTimer);
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    await closeHttpServer(this.server);
   }
 
   /** Feeds a publish on an `hls: true` app to the muxer. */
@@ -92,20 +90,13 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
-    response.setHeader('Access-Control-Allow-Origin', '*');
-    if (request.method === 'OPTIONS') {
-      response.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS' }).end();
-      return;
-    }
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      return notFound(response, 405, 'method not allowed');
-    }
+    if (!acceptMediaRequest(request, response)) return;
     const path = (request.url ?? '/').split('?')[0];
     const found = this.find(path);
-    if (!found) return notFound(response, 404, 'not found');
+    if (!found) return answerJson(response, 404, 'not found');
     const { key, body, segment } = found;
     const serve = (viewer: Viewer | undefined): void => {
-      if (!viewer) return notFound(response, 403, 'refused');
+      if (!viewer) return answerJson(response, 403, 'refused');
       if (segment) {
         const bytes = this.bytesOf(body);
         viewer.session.videoBytes += bytes.video;
@@ -130,7 +121,7 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
   private find(path: string): { key: string; body: Buffer; segment: boolean } | undefined {
     let match = PLAYLIST_PATH.exec(path);
     if (match) {
-      const [app, room] = [decode(match[1]), decode(match[2])];
+      const [app, room] = [decodePathSegment(match[1]), decodePathSegment(match[2])];
       if (!app || !room || !findApp(this.config, app)?.hls) return undefined;
       const playlist = this.hls.playlist(`${app}/${room}`);
       return playlist === undefined
@@ -139,7 +130,11 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
     }
     match = SEGMENT_PATH.exec(path);
     if (match) {
-      const [app, file, room] = [decode(match[1]), decode(match[2]), decode(match[3])];
+      const [app, file, room] = [
+        decodePathSegment(match[1]),
+        decodePathSegment(match[2]),
+        decodePathSegment(match[3]),
+      ];
       if (!app || !file || !room || !findApp(this.config, app)?.hls) return undefined;
       const data = this.hls.segment(`${app}/${room}`, file);
       return data === undefined ? undefined : { key: `${app}/${room}`, body: data, segment: true };
@@ -271,21 +266,4 @@ function send(
     'Cache-Control': cacheControl,
   });
   response.end(request.method === 'HEAD' ? undefined : body);
-}
-
-function notFound(response: ServerResponse, status: number, data: string): void {
-  response
-    .writeHead(status, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Cache-Control': 'no-cache',
-    })
-    .end(JSON.stringify({ status, data }));
-}
-
-function decode(text: string): string | undefined {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return undefined;
-  }
 }

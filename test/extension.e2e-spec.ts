@@ -36,7 +36,7 @@ class EventRecorder {
   }
 }
 
-/** A team's gate: rooms named `vip-*` may only be published from nowhere; `slow` never answers. */
+/** A team's gate: nobody publishes `vip-*` rooms or watches `private-*` ones; `slow` never answers. */
 @Injectable()
 class RoomGate implements OnModuleInit {
   constructor(private readonly hooks: AdmissionHooks) {}
@@ -51,6 +51,8 @@ class RoomGate implements OnModuleInit {
           ? { allow: false, reason: 'vip rooms are closed' }
           : true;
       },
+      checkPlay: (request: AdmissionRequest) =>
+        request.room.startsWith('private-') ? { allow: false, reason: 'members only' } : undefined,
     });
   }
 }
@@ -156,6 +158,27 @@ describe('a team module built on stream events and admission hooks', () => {
     expect(
       EventRecorder.seen.some((e) => e.event === 'publish.admitted' && e.room === 'vip-lounge'),
     ).toBe(false);
+  });
+
+  it('vetoes plays over RTMP and HTTP-FLV and lets others watch', async () => {
+    const key = (await call<string>(`http://127.0.0.1:${ports.api}/control/get?room=private-show`))
+      .json?.data as string;
+    const publisher = await RawRtmpClient.session(ports.rtmp, 'live');
+    publisher.client.publish(key, publisher.streamId);
+    await publisher.client.waitForStatus('NetStream.Publish.Start');
+    const viewer = await RawRtmpClient.session(ports.rtmp, 'live');
+    viewer.client.play('private-show', viewer.streamId);
+    await viewer.client.until(() => viewer.client.statusCodes().length > 0, 5000, 'an answer');
+    expect(viewer.client.statusCodes()).toEqual(['NetStream.Play.Failed']);
+    await viewer.client.closed;
+    const flv = await call(`http://127.0.0.1:${ports.flv}/live/private-show.flv`);
+    expect(flv.status).toBe(403);
+    expect(flv.json).toEqual({ status: 403, data: 'members only' });
+    const allowed = await RawRtmpClient.session(ports.rtmp, 'live');
+    allowed.client.play('open-show', allowed.streamId);
+    await allowed.client.waitForStatus('NetStream.Play.Start');
+    allowed.client.close();
+    publisher.client.close();
   });
 
   it('refuses when a hook does not answer in time', async () => {

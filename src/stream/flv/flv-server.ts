@@ -22,6 +22,7 @@ export class FlvPlayer implements StreamSubscriber {
     remoteAddress: string,
     url: string,
     writeTimeoutMs: number,
+    logger: Logger,
   ) {
     this.session = {
       id: newSessionId(),
@@ -33,7 +34,10 @@ export class FlvPlayer implements StreamSubscriber {
       videoBytes: 0,
       audioBytes: 0,
     };
-    this.output = new PlayerOutput(response, writeTimeoutMs, () => response.destroy());
+    this.output = new PlayerOutput(response, writeTimeoutMs, (reason) => {
+      logger.warn(`http-flv ${remoteAddress}: ${reason}; closing`);
+      response.destroy();
+    });
     this.output.writeRaw(flvFileHeader());
   }
 
@@ -118,7 +122,13 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
     });
     response.flushHeaders();
     request.socket.setNoDelay(true);
-    const player = new FlvPlayer(response, remote, path, this.config.write_timeout * 1000);
+    const player = new FlvPlayer(
+      response,
+      remote,
+      path,
+      this.config.write_timeout * 1000,
+      this.logger,
+    );
     response.on('close', () => {
       player.close();
       this.registry.detach(stream, player);

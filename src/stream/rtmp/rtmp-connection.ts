@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { errorText } from '../../common/errors';
+import { AdmissionHooks } from '../../events/admission-hooks';
 import { traffic } from '../../metrics/traffic';
 import { isValidName } from '../../common/names';
 import { AppConfig, findApp } from '../../config/app-config';
@@ -24,6 +25,7 @@ export interface RtmpConnectionContext {
   readonly config: AppConfig;
   readonly registry: StreamRegistry;
   readonly admission: PublishAdmission;
+  readonly hooks: AdmissionHooks;
   readonly logger: Logger;
 }
 
@@ -59,7 +61,7 @@ export class RtmpConnection implements StreamSubscriber {
         output: (bytes) => this.send(bytes),
         connect: (app, tcUrl) => this.onConnect(app, tcUrl),
         publish: (name, streamId) => void this.onPublish(name, streamId),
-        play: (name, streamId) => this.onPlay(name, streamId),
+        play: (name, streamId) => void this.onPlay(name, streamId),
         closeStream: () => this.onCloseStream(),
         media: (packet) => this.onMedia(packet),
       },
@@ -204,7 +206,7 @@ export class RtmpConnection implements StreamSubscriber {
     );
   }
 
-  private onPlay(name: string, streamId: number): void {
+  private async onPlay(name: string, streamId: number): Promise<void> {
     if (this.state !== 'connected') {
       this.protocol.refusePlay(
         streamId,
@@ -226,12 +228,29 @@ export class RtmpConnection implements StreamSubscriber {
       this.close();
       return;
     }
+    if (this.context.hooks.hasPlayHooks) {
+      this.state = 'admitting';
+      const verdict = await this.context.hooks.checkPlay({
+        app: this.app,
+        room: name,
+        protocol: this.scheme,
+        remote_addr: this.remoteAddress,
+      });
+      if (this.state !== 'admitting') return; // closed while the hooks were asked
+      if (!verdict.allowed) {
+        this.protocol.refusePlay(streamId, 'NetStream.Play.Failed', verdict.reason);
+        this.close();
+        return;
+      }
+    }
     this.streamId = streamId;
     this.state = 'playing';
     this.socket.setTimeout(0);
     this.protocol.acceptPlay(streamId);
-    this.output = new PlayerOutput(this.socket, this.context.config.write_timeout * 1000, () =>
-      this.close('player stopped reading for longer than write_timeout'),
+    this.output = new PlayerOutput(
+      this.socket,
+      this.context.config.write_timeout * 1000,
+      (reason) => this.close(reason),
     );
     this.session = {
       id: this.id,

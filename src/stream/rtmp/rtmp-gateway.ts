@@ -4,6 +4,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import { listenOn } from '../../common/listen';
+import { AdmissionHooks } from '../../events/admission-hooks';
 import { AppConfig } from '../../config/app-config';
 import { ListenAddress } from '../../config/listen-address';
 import { KeyService } from '../../key/key.service';
@@ -16,6 +17,11 @@ import { RtmpConnection, RtmpConnectionContext } from './rtmp-connection';
  * with Redis); this catches one missed while an instance was cut off from Redis (SPEC §3: within 5 s).
  */
 const KEY_RECHECK_INTERVAL_MS = 2000;
+/**
+ * A refusal costs a flood nothing, so refusals are logged at most this often, with a count of the ones
+ * in between: a flood must not turn into a flood of log lines (a slow log pipe blocks the process).
+ */
+const REFUSAL_LOG_INTERVAL_MS = 1000;
 
 /**
  * Owns the RTMP and RTMPS listeners (`rtmp_addr`, TLS when `enable_rtmps`; optional `rtmps_addr`) and
@@ -29,14 +35,17 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly context: RtmpConnectionContext;
   private unsubscribe: (() => void) | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
+  private refusedUnlogged = 0;
+  private lastRefusalLog = 0;
 
   constructor(
     private readonly config: AppConfig,
     private readonly keys: KeyService,
     registry: StreamRegistry,
     admission: PublishAdmission,
+    hooks: AdmissionHooks,
   ) {
-    this.context = { config, registry, admission, logger: this.logger };
+    this.context = { config, registry, admission, hooks, logger: this.logger };
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -98,15 +107,29 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
 
   private accept(socket: Socket, scheme: 'rtmp' | 'rtmps'): void {
     if (this.connections.size >= this.config.max_connections) {
-      this.logger.warn(
-        `${scheme} ${socket.remoteAddress ?? '?'}: refused, max_connections ${this.config.max_connections} reached`,
-      );
+      this.logRefusal(socket, scheme);
       socket.destroy();
       return;
     }
     const connection = new RtmpConnection(socket, scheme, this.context);
     this.connections.add(connection);
     socket.once('close', () => this.connections.delete(connection));
+  }
+
+  private logRefusal(socket: Socket, scheme: 'rtmp' | 'rtmps'): void {
+    const now = Date.now();
+    if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) {
+      this.refusedUnlogged++;
+      return;
+    }
+    const others = this.refusedUnlogged
+      ? ` (and ${this.refusedUnlogged} more since the last one)`
+      : '';
+    this.logger.warn(
+      `${scheme} ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}: refused, max_connections ${this.config.max_connections} reached${others}`,
+    );
+    this.lastRefusalLog = now;
+    this.refusedUnlogged = 0;
   }
 
   private async recheckKeys(): Promise<void> {

@@ -80,6 +80,29 @@ const SILENT_COMMANDS = new Set([
   'onBWDone',
 ]);
 
+/**
+ * The library's Rtmp constructor builds an FLV parser (`rtmp.flv`) that nothing uses, with a zeroed
+ * 1 MiB tag buffer: 1 MiB for every connection, even one that never completes a handshake (10 GiB at the
+ * default max_connections). The parser grows that buffer when a tag needs it, so starting it empty
+ * loses nothing: the first assignment of its capacity, in the constructor, is turned into 0.
+ */
+function startFlvParsersEmpty(): void {
+  const probe = new Rtmp() as unknown as { flv?: object };
+  if (!probe.flv) return;
+  Object.defineProperty(Object.getPrototypeOf(probe.flv), 'parserTagCapacity', {
+    configurable: true,
+    set(this: object) {
+      Object.defineProperty(this, 'parserTagCapacity', {
+        value: 0,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    },
+  });
+}
+startFlvParsersEmpty();
+
 /** Data and media message types handed to `media`. */
 type MediaEvents = { media(packet: MediaPacket): void; output(bytes: Buffer): void };
 
@@ -159,20 +182,25 @@ abstract class GuardedRtmp {
   }
 
   /**
-   * Lets the current chunk stream allocate `length` bytes within `budget` for all chunk streams: idle
-   * buffers of other chunk streams are dropped first; unfinished messages that still do not fit break
-   * the limit.
+   * Lets the current chunk stream hold `length` bytes within `budget` for all chunk streams: it takes
+   * over an idle buffer of another chunk stream that is large enough, else idle buffers are dropped;
+   * unfinished messages that still do not fit break the limit.
    */
   private makeRoom(length: number, budget: number): void {
     const current = this.rtmp.parserPacket;
     const others = [...this.rtmp.inPackets.values()].filter((packet) => packet !== current);
     const held = () => others.reduce((sum, packet) => sum + packet.capacity, 0);
     if (held() + length <= budget) return;
-    for (const packet of others) {
-      if (packet.bytes === 0) {
-        packet.payload = Buffer.alloc(0);
-        packet.capacity = 0;
-      }
+    const idle = others.filter((packet) => packet.bytes === 0);
+    const spare = idle.find((packet) => packet.capacity >= length);
+    if (spare) {
+      [current.payload, current.capacity] = [spare.payload, spare.capacity];
+      [spare.payload, spare.capacity] = [Buffer.alloc(0), 0];
+      return;
+    }
+    for (const packet of idle) {
+      packet.payload = Buffer.alloc(0);
+      packet.capacity = 0;
     }
     if (held() + length > budget) {
       throw new RtmpProtocolError(
@@ -203,7 +231,10 @@ abstract class GuardedRtmp {
     checkAmf0(body);
     const command = decodeAmf0Cmd(body);
     const name = typeof command.cmd === 'string' ? command.cmd : '';
-    const transId = typeof command.transId === 'number' ? command.transId : 0;
+    // The library decodes only the name of a command it does not know; its _error must still carry the
+    // transaction id, or the peer waits for an answer forever.
+    const transId =
+      typeof command.transId === 'number' ? command.transId : transactionIdAfterName(body);
     return { name, transId, command, streamId };
   }
 
@@ -401,6 +432,13 @@ const AMF0_DATE = 0x0b;
 const AMF0_LONG_STRING = 0x0c;
 const AMF0_XML_DOCUMENT = 0x0f;
 const AMF0_TYPED_OBJECT = 0x10;
+
+/** The number that follows the command name (AMF0 string, then number), or 0 when there is none. */
+function transactionIdAfterName(body: Buffer): number {
+  if (body.length < 3 || body[0] !== AMF0_STRING) return 0;
+  const at = 3 + body.readUInt16BE(1);
+  return body[at] === AMF0_NUMBER && at + 9 <= body.length ? body.readDoubleBE(at + 1) : 0;
+}
 
 /**
  * Walks an AMF0 command the way node-media-server's decoder will, before it runs, and refuses what would

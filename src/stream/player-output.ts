@@ -35,6 +35,8 @@ export class PlayerOutput {
     private readonly out: Writable,
     private readonly writeTimeoutMs: number,
     private readonly onStall: (reason: string) => void,
+    /** False for an HTTP response: Node's HTTP layer already corks its socket until the next tick. */
+    private readonly batch = true,
     private readonly maxQueuedBytes = MAX_PLAYER_QUEUE_BYTES,
   ) {}
 
@@ -78,7 +80,7 @@ export class PlayerOutput {
   }
 
   private send(bytes: Buffer): void {
-    if (!this.corked) {
+    if (this.batch && !this.corked) {
       this.corked = true;
       this.out.cork();
       process.nextTick(() => {
@@ -89,6 +91,8 @@ export class PlayerOutput {
     }
     this.out.write(bytes);
     this.written += bytes.length;
+    // Batched writes are checked when they are flushed, on the next tick.
+    if (!this.batch && this.out.writableLength > 0) this.watchStall();
   }
 
   /**

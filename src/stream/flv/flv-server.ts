@@ -34,10 +34,15 @@ export class FlvPlayer implements StreamSubscriber {
       videoBytes: 0,
       audioBytes: 0,
     };
-    this.output = new PlayerOutput(response, writeTimeoutMs, (reason) => {
-      logger.warn(`http-flv ${remoteAddress}: ${reason}; closing`);
-      response.destroy();
-    });
+    this.output = new PlayerOutput(
+      response,
+      writeTimeoutMs,
+      (reason) => {
+        logger.warn(`http-flv ${remoteAddress}: ${reason}; closing`);
+        response.destroy();
+      },
+      false,
+    );
     this.output.writeRaw(flvFileHeader());
   }
 

@@ -25,8 +25,3 @@ export function parseListenAddress(text: string): ListenAddress | null {
   const host = match[1] ?? (match[2] === '' ? undefined : match[2]);
   return { text: trimmed, host, port };
 }
-
-/** `host:port` as a URL authority, brackets around IPv6 literals. */
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}

@@ -29,7 +29,6 @@ export class PlayerOutput {
   private stallTimer: NodeJS.Timeout | undefined;
   /** Bytes handed to `out`; minus `out.writableLength`, what has actually left. */
   private written = 0;
-  skippedPackets = 0;
 
   constructor(
     private readonly out: Writable,
@@ -53,13 +52,11 @@ export class PlayerOutput {
     if (!essential) {
       if (this.skipping) {
         if (!packet.isKeyframe || queued > this.maxQueuedBytes / 2) {
-          this.skippedPackets++;
           return false;
         }
         this.skipping = false;
       } else if (queued > this.maxQueuedBytes) {
         this.skipping = true;
-        this.skippedPackets++;
         this.watchStall();
         return false;
       }

@@ -75,11 +75,6 @@ export class WebhookService implements OnModuleInit, OnModuleDestroy {
     this.queue.length = 0;
   }
 
-  /** Deliveries waiting (not in flight). */
-  get pending(): number {
-    return this.queue.length;
-  }
-
   private enqueue(hook: WebhookEntry, event: StreamEventName, payload: unknown): void {
     if (this.closed) return;
     if (this.queue.length >= MAX_QUEUED_DELIVERIES) {

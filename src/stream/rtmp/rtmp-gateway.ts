@@ -77,11 +77,6 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
     await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 1000))]);
   }
 
-  /** Connections currently open (publishers and players). */
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
   private async listen(address: ListenAddress, key: string, secure: boolean): Promise<void> {
     const scheme = secure ? 'rtmps' : 'rtmp';
     const accept = (socket: Socket) => this.accept(socket, scheme);

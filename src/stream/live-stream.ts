@@ -18,8 +18,8 @@ export interface SessionInfo {
   audioBytes: number;
 }
 
-/** Adds what was sent of `packet` to a player's counters. */
-export function countDelivered(session: SessionInfo, packet: StreamPacket, bytes: number): void {
+/** Adds `bytes` of `packet` to a session's video or audio counter. */
+export function countMediaBytes(session: SessionInfo, packet: StreamPacket, bytes: number): void {
   if (packet.type === PacketType.Video) session.videoBytes += bytes;
   else if (packet.type === PacketType.Audio) session.audioBytes += bytes;
 }

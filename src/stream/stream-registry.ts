@@ -2,7 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { StreamEventBus } from '../events/stream-event-bus';
 import { StreamEvent } from '../events/stream-events';
-import { LiveStream, Publisher, SessionInfo, StreamSubscriber } from './live-stream';
+import {
+  countMediaBytes,
+  LiveStream,
+  Publisher,
+  SessionInfo,
+  StreamSubscriber,
+} from './live-stream';
 import { StreamPacket } from './stream-packet';
 
 /**
@@ -79,9 +85,11 @@ export class StreamRegistry {
     return stream;
   }
 
-  /** Feeds one packet of the current publisher. Packets of a replaced publisher are ignored. */
+  /** Feeds one packet of the current publisher (and counts it). Packets of a replaced one are ignored. */
   push(stream: LiveStream, publisher: Publisher, packet: StreamPacket): void {
-    if (stream.publisher === publisher) stream.push(packet);
+    if (stream.publisher !== publisher) return;
+    countMediaBytes(publisher, packet, packet.payload.length);
+    stream.push(packet);
   }
 
   /** The publisher left: subscribers are told, internal ones detached, the stream dropped when unused. */

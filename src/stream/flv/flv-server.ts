@@ -3,7 +3,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { listenOn } from '../../common/listen';
 import { AppConfig, findApp } from '../../config/app-config';
 import { AdmissionHooks } from '../../events/admission-hooks';
-import { countDelivered, LiveStream, SessionInfo, StreamSubscriber } from '../live-stream';
+import { countMediaBytes, LiveStream, SessionInfo, StreamSubscriber } from '../live-stream';
 import { acceptMediaRequest, answerJson, closeHttpServer, decodePathSegment } from '../media-http';
 import { StatsService } from '../stats/stats.service';
 import { PlayerOutput } from '../player-output';
@@ -48,7 +48,7 @@ export class FlvPlayer implements StreamSubscriber {
 
   deliver(packet: StreamPacket): void {
     const tag = packet.flvTag();
-    if (this.output.write(packet, tag)) countDelivered(this.session, packet, tag.length);
+    if (this.output.write(packet, tag)) countMediaBytes(this.session, packet, tag.length);
   }
 
   publishEnded(): void {

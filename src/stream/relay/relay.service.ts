@@ -5,7 +5,7 @@ import { AppConfig, findApp } from '../../config/app-config';
 import { StreamEventBus } from '../../events/stream-event-bus';
 import { StreamEvent } from '../../events/stream-events';
 import {
-  countDelivered,
+  countMediaBytes,
   LiveStream,
   Publisher,
   SessionInfo,
@@ -60,7 +60,7 @@ class Backoff {
 class PullRelay {
   private client: RtmpRelayClient | undefined;
   private stream: LiveStream | undefined;
-  private publisher: (Publisher & { videoBytes: number; audioBytes: number }) | undefined;
+  private publisher: Publisher | undefined;
   private readonly backoff = new Backoff();
   private stopped = false;
 
@@ -123,8 +123,6 @@ class PullRelay {
       };
       this.stream = this.registry.startPublish(this.app, this.name, this.publisher);
     }
-    if (type === PacketType.Video) this.publisher.videoBytes += payload.length;
-    else if (type === PacketType.Audio) this.publisher.audioBytes += payload.length;
     this.registry.push(this.stream, this.publisher, new StreamPacket(type, timestamp, payload));
   }
 
@@ -189,7 +187,7 @@ class PushRelay implements StreamSubscriber {
     const { client, output } = this;
     if (!client?.isReady || !output) return;
     const bytes = packet.rtmpMessage(client.messageStreamId, client.chunkSize);
-    if (output.write(packet, bytes)) countDelivered(this.session, packet, bytes.length);
+    if (output.write(packet, bytes)) countMediaBytes(this.session, packet, bytes.length);
   }
 
   publishStarted(): void {

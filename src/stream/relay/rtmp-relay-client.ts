@@ -119,10 +119,6 @@ export class RtmpRelayClient {
     if (this.socket && !this.socket.destroyed) this.socket.write(bytes);
   }
 
-  get writableLength(): number {
-    return this.socket?.writableLength ?? 0;
-  }
-
   get socketStream(): Socket | undefined {
     return this.socket;
   }

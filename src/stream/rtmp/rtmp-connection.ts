@@ -6,13 +6,13 @@ import { traffic } from '../../metrics/traffic';
 import { isValidName } from '../../common/names';
 import { AppConfig, findApp } from '../../config/app-config';
 import {
-  countDelivered,
+  countMediaBytes,
   LiveStream,
   Publisher,
   SessionInfo,
   StreamSubscriber,
 } from '../live-stream';
-import { MediaPacket, PacketType } from '../media-packet';
+import { MediaPacket } from '../media-packet';
 import { PlayerOutput } from '../player-output';
 import { PublishAdmission } from '../publish-admission';
 import { newSessionId, StreamRegistry } from '../stream-registry';
@@ -100,7 +100,7 @@ export class RtmpConnection implements StreamSubscriber {
     const { output, session } = this;
     if (!output || !session) return;
     const bytes = packet.rtmpMessage(this.streamId, this.protocol.outChunkSize);
-    if (output.write(packet, bytes)) countDelivered(session, packet, bytes.length);
+    if (output.write(packet, bytes)) countMediaBytes(session, packet, bytes.length);
   }
 
   publishEnded(): void {
@@ -197,8 +197,6 @@ export class RtmpConnection implements StreamSubscriber {
   private onMedia(packet: MediaPacket): void {
     const { publisher, stream } = this;
     if (this.state !== 'publishing' || !publisher || !stream) return; // media before Publish.Start is dropped
-    if (packet.type === PacketType.Video) publisher.videoBytes += packet.payload.length;
-    else if (packet.type === PacketType.Audio) publisher.audioBytes += packet.payload.length;
     this.context.registry.push(
       stream,
       publisher,

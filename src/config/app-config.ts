@@ -56,6 +56,8 @@ export class AppConfig {
   readonly jwt!: { readonly secret: string; readonly algorithm: JwtAlgorithm };
   readonly max_message_size!: number;
   readonly max_connections!: number;
+  /** RTMP connections one remote address may hold at once. */
+  readonly max_connections_per_ip!: number;
   readonly server!: readonly AppEntry[];
   /** Where stream events are POSTed (see src/webhook/). */
   readonly webhooks!: readonly WebhookEntry[];

@@ -66,6 +66,7 @@ describe('loadConfig defaults', () => {
       jwt: { secret: '', algorithm: 'HS256' },
       max_message_size: 8388608,
       max_connections: 10000,
+      max_connections_per_ip: 100,
       server: [{ appname: 'live', live: true, hls: true, flv: true, api: true, static_push: [] }],
       config_file: null,
     });

@@ -5,8 +5,13 @@ import { join, resolve } from 'node:path';
 import { freePorts } from './free-port';
 import { sleep, withTimeout } from './wait';
 
-/** The built server (`npx nest build`). */
-export const SERVER_ENTRY = resolve(__dirname, '../../dist/src/main.js');
+/**
+ * The built server (`npx nest build`), or the build `LIVEGO_SERVER_ENTRY` names (a `main.js` compiled
+ * elsewhere in the repository, so that a rebuild of dist/ cannot change a server under test).
+ */
+export const SERVER_ENTRY = resolve(
+  process.env.LIVEGO_SERVER_ENTRY || resolve(__dirname, '../../dist/src/main.js'),
+);
 
 export const LISTENERS = ['rtmp_addr', 'httpflv_addr', 'hls_addr', 'api_addr'] as const;
 export type ListenerKey = (typeof LISTENERS)[number];

@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerEventLoopLag } from './event-loop-lag';
 import { traffic } from './traffic';
 
 /** Counts by label value, computed at scrape time (connections by protocol, live streams). */
@@ -10,13 +11,14 @@ export type GaugeSource = () => Record<string, number>;
  * through the methods here; `/metrics` renders the registry.
  */
 @Injectable()
-export class MetricsService {
+export class MetricsService implements OnApplicationShutdown {
   readonly registry = new Registry();
   private readonly connectionSources: GaugeSource[] = [];
   private readonly streamSources: (() => number)[] = [];
   private readonly publishes: Counter<'result' | 'reason'>;
   private readonly apiRequests: Counter<'route' | 'status'>;
   private readonly keyStore: Histogram<'operation' | 'outcome'>;
+  private readonly stopEventLoopLag: () => void;
 
   constructor() {
     const registers = [this.registry];
@@ -74,6 +76,11 @@ export class MetricsService {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
       registers,
     });
+    this.stopEventLoopLag = registerEventLoopLag(registers);
+  }
+
+  onApplicationShutdown(): void {
+    this.stopEventLoopLag();
   }
 
   addConnectionSource(source: GaugeSource): void {

@@ -1,0 +1,38 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Gauge, Registry } from 'prom-client';
+
+/** How often the event loop is sampled; a sample is the delay beyond this period. */
+const SAMPLE_PERIOD_MS = 10;
+/** The `quantile` label values reported: the median, p99 and (as `1`) the maximum. */
+const QUANTILES = [
+  ['0.5', 50],
+  ['0.99', 99],
+  ['1', 100],
+] as const;
+
+/**
+ * `livego_event_loop_lag_seconds{quantile}`: how late the event loop ran its timers since the
+ * previous scrape (`perf_hooks.monitorEventLoopDelay`), reset at every scrape, so a stall between
+ * two scrapes shows in the next one. Returns the function that stops the sampling.
+ */
+export function registerEventLoopLag(registers: Registry[]): () => void {
+  const delays = monitorEventLoopDelay({ resolution: SAMPLE_PERIOD_MS });
+  delays.enable();
+  // The histogram counts in nanoseconds and includes the sampling period itself.
+  const lagSeconds = (ns: number) => Math.max(0, ns / 1e6 - SAMPLE_PERIOD_MS) / 1000;
+  new Gauge({
+    name: 'livego_event_loop_lag_seconds',
+    help: 'Event-loop delay since the previous scrape (quantile="1" is the maximum)',
+    labelNames: ['quantile'],
+    registers,
+    collect() {
+      const sampled = delays.count > 0;
+      for (const [quantile, percentile] of QUANTILES) {
+        const ns = percentile === 100 ? delays.max : delays.percentile(percentile);
+        this.set({ quantile }, sampled ? lagSeconds(ns) : 0);
+      }
+      delays.reset();
+    },
+  });
+  return () => delays.disable();
+}

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { envelope } from './api-envelope';
-import { DomainError, UnauthorizedError } from './errors';
+import { DomainError, MethodNotAllowedError, UnauthorizedError } from './errors';
 
 /**
  * The one exception filter: domain errors, Nest's HTTP exceptions and body-parser failures become the
@@ -19,6 +19,7 @@ export class EnvelopeFilter implements ExceptionFilter {
     if (exception instanceof UnauthorizedError) {
       response.setHeader('WWW-Authenticate', exception.challenge);
     }
+    if (exception instanceof MethodNotAllowedError) response.setHeader('Allow', exception.allow);
     if (response.headersSent) {
       response.end();
       return;

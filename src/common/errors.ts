@@ -23,6 +23,13 @@ export class NotFoundError extends DomainError {
 
 export class MethodNotAllowedError extends DomainError {
   readonly status = 405;
+  constructor(
+    message: string,
+    /** The `Allow` header's value (RFC 9110 §10.2.1). */
+    readonly allow = 'GET, POST',
+  ) {
+    super(message);
+  }
 }
 
 export class ConflictError extends DomainError {

@@ -2,9 +2,13 @@ import { All, applyDecorators, Controller, HttpCode } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiEnvelopeDoc, ApiRequestParam } from '../docs/api-docs.decorators';
 import { ApiEnvelope, envelope } from '../common/api-envelope';
-import { InvalidParameterError } from '../common/errors';
+import type { RtmpUrl } from '../common/urls';
 import { RelayInfo, RelayService } from '../stream/relay/relay.service';
 import { RequestParam } from './request-param.decorator';
+import { NamePipe, OperPipe, required, RtmpUrlPipe } from './request-params.pipes';
+
+const AppPipe = new NamePipe('app');
+const StreamNamePipe = new NamePipe('name');
 
 /** LiveGo's relay endpoints: pull a far-end stream in, push a local one out. */
 @ApiTags('relays')
@@ -20,12 +24,12 @@ export class RelayController {
   })
   @ApiRelayCall(409, 'app/name already has a publisher or is already pulled')
   pull(
-    @RequestParam('oper') oper?: string,
-    @RequestParam('app') app?: string,
-    @RequestParam('name') name?: string,
-    @RequestParam('url') url?: string,
+    @RequestParam('oper', OperPipe) oper: 'start' | 'stop',
+    @RequestParam('app', AppPipe) app: string,
+    @RequestParam('name', StreamNamePipe) name: string,
+    @RequestParam('url', RtmpUrlPipe) url: RtmpUrl | undefined,
   ): ApiEnvelope<RelayInfo | string> {
-    if (operation(oper) === 'start') return envelope(200, this.relays.startPull(app, name, url));
+    if (oper === 'start') return envelope(200, this.relays.startPull(app, name, required(url, 'url')));
     this.relays.stopPull(app, name);
     return envelope(200, 'Ok');
   }
@@ -35,13 +39,14 @@ export class RelayController {
   @ApiOperation({ summary: 'Start or stop pushing local app/name to an rtmp(s):// URL' })
   @ApiRelayCall(409, 'app/name is already pushed to that URL')
   push(
-    @RequestParam('oper') oper?: string,
-    @RequestParam('app') app?: string,
-    @RequestParam('name') name?: string,
-    @RequestParam('url') url?: string,
+    @RequestParam('oper', OperPipe) oper: 'start' | 'stop',
+    @RequestParam('app', AppPipe) app: string,
+    @RequestParam('name', StreamNamePipe) name: string,
+    @RequestParam('url', RtmpUrlPipe) url: RtmpUrl | undefined,
   ): ApiEnvelope<RelayInfo | string> {
-    if (operation(oper) === 'start') return envelope(200, this.relays.startPush(app, name, url));
-    this.relays.stopPush(app, name, url);
+    const target = required(url, 'url');
+    if (oper === 'start') return envelope(200, this.relays.startPush(app, name, target));
+    this.relays.stopPush(app, name, target);
     return envelope(200, 'Ok');
   }
 }
@@ -57,9 +62,4 @@ function ApiRelayCall(conflict: number, conflictText: string): MethodDecorator {
     ApiEnvelopeDoc(404, 'stop of a relay that does not exist', 'no pull relay into live/x'),
     ApiEnvelopeDoc(conflict, conflictText, 'live/x already has a publisher'),
   );
-}
-
-function operation(oper: string | undefined): 'start' | 'stop' {
-  if (oper === 'start' || oper === 'stop') return oper;
-  throw new InvalidParameterError('oper must be start or stop');
 }

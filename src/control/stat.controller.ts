@@ -5,6 +5,7 @@ import { ApiEnvelope, envelope } from '../common/api-envelope';
 import { RoomNotFoundError } from '../common/errors';
 import { StatSnapshot, StatsService } from '../stream/stats/stats.service';
 import { RequestParam } from './request-param.decorator';
+import { StreamFilterPipe } from './request-params.pipes';
 
 /** `/stat/livestat`: publishers and players of every protocol (SPEC §4). */
 @ApiTags('stats')
@@ -37,8 +38,8 @@ export class StatController {
     players: [],
   })
   @ApiEnvelopeDoc(404, 'the room has no publisher', 'room not found or inactive')
-  livestat(@RequestParam('room') room?: string): ApiEnvelope<StatSnapshot> {
-    const snapshot = this.stats.snapshot(room === '' ? undefined : room);
+  livestat(@RequestParam('room', StreamFilterPipe) room: string | undefined): ApiEnvelope<StatSnapshot> {
+    const snapshot = this.stats.snapshot(room);
     if (!snapshot) throw new RoomNotFoundError('room not found or inactive');
     return envelope(200, snapshot);
   }

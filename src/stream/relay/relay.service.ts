@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConflictError, InvalidParameterError, NotFoundError } from '../../common/errors';
-import { isValidName, NAME_RULE } from '../../common/names';
+import { ConflictError, errorText, InvalidParameterError, NotFoundError } from '../../common/errors';
+import { parseRtmpUrl, RtmpUrl } from '../../common/urls';
 import { AppConfig, findApp } from '../../config/app-config';
 import { StreamEventBus } from '../../events/stream-event-bus';
 import { StreamEvent } from '../../events/stream-events';
@@ -15,7 +15,7 @@ import { PacketType } from '../media-packet';
 import { PlayerOutput } from '../player-output';
 import { newSessionId, StreamRegistry } from '../stream-registry';
 import { StreamPacket } from '../stream-packet';
-import { parseRelayTarget, RelayTarget, RtmpRelayClient } from './rtmp-relay-client';
+import { RelayTarget, RtmpRelayClient } from './rtmp-relay-client';
 
 /** Reconnect back-off: 1 s, doubling, at most 30 s; back to 1 s after a session that lasted 30 s. */
 const FIRST_RETRY_MS = 1000;
@@ -267,9 +267,9 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
     this.pushes.clear();
   }
 
-  startPull(app: unknown, name: unknown, url: unknown): RelayInfo {
-    const [appName, room] = this.checkStream(app, name);
-    const target = parseRelayTarget(required(url, 'url'));
+  /** `app` and `name` are checked names (the API's pipes); `target` came from parseRtmpUrl. */
+  startPull(appName: string, room: string, target: RtmpUrl): RelayInfo {
+    this.checkApp(appName);
     const id = `${appName}/${room}`;
     if (this.pulls.has(id)) throw new ConflictError(`${id} is already pulled`);
     if (this.registry.get(appName, room)?.isLive)
@@ -294,8 +294,8 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
     return { app: appName, name: room, url: target.redacted, connected: false };
   }
 
-  stopPull(app: unknown, name: unknown): void {
-    const [appName, room] = this.checkStream(app, name);
+  stopPull(appName: string, room: string): void {
+    this.checkApp(appName);
     const id = `${appName}/${room}`;
     const pull = this.pulls.get(id);
     if (!pull) throw new NotFoundError(`no pull relay into ${id}`);
@@ -310,10 +310,9 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  startPush(app: unknown, name: unknown, url: unknown): RelayInfo {
-    const [appName, room] = this.checkStream(app, name);
-    const text = required(url, 'url');
-    const target = parseRelayTarget(text);
+  startPush(appName: string, room: string, target: RtmpUrl): RelayInfo {
+    this.checkApp(appName);
+    const text = farEnd(target);
     const id = `${appName}/${room} ${text}`;
     if (this.pushes.has(id))
       throw new ConflictError(`${appName}/${room} is already pushed to that url`);
@@ -329,9 +328,9 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
     return { app: appName, name: room, url: target.redacted, connected: relay.connected };
   }
 
-  stopPush(app: unknown, name: unknown, url: unknown): void {
-    const [appName, room] = this.checkStream(app, name);
-    const text = required(url, 'url');
+  stopPush(appName: string, room: string, target: RtmpUrl): void {
+    this.checkApp(appName);
+    const text = farEnd(target);
     const id = `${appName}/${room} ${text}`;
     const entry = this.pushes.get(id);
     if (!entry) throw new NotFoundError(`no push relay of ${appName}/${room} to that url`);
@@ -351,8 +350,16 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
   private staticPush(stream: LiveStream): StreamSubscriber | undefined {
     const prefixes = findApp(this.config, stream.app)?.static_push ?? [];
     if (prefixes.length === 0) return undefined;
-    const relays = prefixes.map((prefix) => {
-      const target = parseRelayTarget(`${prefix}/${stream.room}`);
+    // Prefixes passed the same validator at start-up; a failure here is logged, never thrown into the
+    // publish that triggered it.
+    const relays = prefixes.flatMap((prefix) => {
+      let target: RtmpUrl;
+      try {
+        target = parseRtmpUrl(`${prefix}/${stream.room}`);
+      } catch (error) {
+        this.logger.warn(`static_push of ${stream.key} skipped: url ${errorText(error)}`);
+        return [];
+      }
       const fields = {
         direction: 'push' as const,
         app: stream.app,
@@ -362,8 +369,9 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
       const relay = new PushRelay(target, this.logger, this.config.write_timeout * 1000, (reason) =>
         this.events.emit(StreamEvent.RelayFailed, { ...fields, reason }),
       );
-      return { relay, fields };
+      return [{ relay, fields }];
     });
+    if (relays.length === 0) return undefined;
     // Connect once this publish is registered (the listener runs inside startPublish).
     setImmediate(() =>
       relays.forEach(({ relay, fields }) => {
@@ -381,18 +389,14 @@ export class RelayService implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
-  private checkStream(app: unknown, name: unknown): [string, string] {
-    const appName = required(app, 'app');
-    const room = required(name, 'name');
-    const entry = findApp(this.config, appName);
-    if (!entry) throw new InvalidParameterError(`app "${appName}" is not configured`);
-    if (!isValidName(room)) throw new InvalidParameterError(`invalid name: it ${NAME_RULE}`);
-    return [appName, room];
+  private checkApp(appName: string): void {
+    if (!findApp(this.config, appName)) {
+      throw new InvalidParameterError(`app "${appName}" is not configured`);
+    }
   }
 }
 
-function required(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value === '')
-    throw new InvalidParameterError(`${name} is required`);
-  return value;
+/** A push relay is named by its far end: the URL as parsed, so spellings of one URL are one relay. */
+function farEnd(target: RtmpUrl): string {
+  return `${target.tcUrl}/${target.streamName}`;
 }

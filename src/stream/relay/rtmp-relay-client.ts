@@ -1,23 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { errorText, InvalidParameterError } from '../../common/errors';
+import { errorText } from '../../common/errors';
+import type { RtmpUrl } from '../../common/urls';
 import { MediaPacket } from '../media-packet';
 import { RtmpClientProtocol } from '../rtmp/rtmp-protocol';
 
-/** A far end of a relay, parsed from `rtmp://host[:port]/app[/more]/stream`. */
-export interface RelayTarget {
-  readonly secure: boolean;
-  readonly host: string;
-  readonly port: number;
-  readonly app: string;
-  readonly streamName: string;
-  readonly tcUrl: string;
-  /** The URL without its stream name (which may be a key): safe for logs and stats. */
-  readonly redacted: string;
-}
+/** A far end of a relay (see common/urls.ts, the one RTMP URL validator). */
+export type RelayTarget = RtmpUrl;
 
-const DEFAULT_PORTS = { rtmp: 1935, rtmps: 443 };
 const HANDSHAKE_BYTES = 1536;
 /** Connect, handshake and every command answer must come within this. */
 const STEP_TIMEOUT_MS = 10_000;
@@ -25,39 +16,6 @@ const STEP_TIMEOUT_MS = 10_000;
 const OUT_CHUNK_SIZE = 60_000;
 /** Largest message accepted from a far end. */
 const MAX_RELAY_MESSAGE_BYTES = 16 * 1024 * 1024;
-
-/** Parses a relay URL; a 400 (InvalidParameterError) says what is wrong. */
-export function parseRelayTarget(text: string): RelayTarget {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidParameterError('url must be an rtmp:// or rtmps:// URL');
-  }
-  const scheme = url.protocol.replace(/:$/, '');
-  if (scheme !== 'rtmp' && scheme !== 'rtmps') {
-    throw new InvalidParameterError('url must be an rtmp:// or rtmps:// URL');
-  }
-  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  if (!url.hostname || parts.length < 2) {
-    throw new InvalidParameterError(
-      'url must name a host, an app and a stream: rtmp://host/app/stream',
-    );
-  }
-  const streamName = parts[parts.length - 1] + url.search;
-  const app = parts.slice(0, -1).join('/');
-  const port = url.port ? Number(url.port) : DEFAULT_PORTS[scheme];
-  const authority = `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${port}`;
-  return {
-    secure: scheme === 'rtmps',
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port,
-    app,
-    streamName,
-    tcUrl: `${scheme}://${authority}/${app}`,
-    redacted: `${scheme}://${authority}/${app}/…`,
-  };
-}
 
 export interface RelayClientHandlers {
   /** Playing: a media packet from the far end. */
@@ -133,8 +91,8 @@ export class RtmpRelayClient {
 
   close(reason = 'closed'): void {
     if (this.isReady && this.mode === 'publish' && this.protocol) {
-      this.protocol.command('FCUnpublish', { streamName: this.target.streamName });
-      this.protocol.command('deleteStream', { streamId: this.streamId });
+      this.protocol.command('FCUnpublish', [null, this.target.streamName]);
+      this.protocol.command('deleteStream', [null, this.streamId]);
     }
     this.socket?.end();
     this.finish(reason);
@@ -175,14 +133,14 @@ export class RtmpRelayClient {
     this.protocol = protocol;
     protocol.setChunkSize(OUT_CHUNK_SIZE);
     this.arm('connect answer');
-    this.connectId = protocol.command('connect', {
-      cmdObj: {
+    this.connectId = protocol.command('connect', [
+      {
         app: this.target.app,
         type: 'nonprivate',
         flashVer: 'FMLE/3.0 (compatible; livego-nest)',
         tcUrl: this.target.tcUrl,
       },
-    });
+    ]);
   }
 
   private onReply(name: string, transId: number, info: unknown): void {
@@ -192,23 +150,19 @@ export class RtmpRelayClient {
     if (name === '_result' && transId === this.connectId) {
       this.arm('createStream answer');
       if (this.mode === 'publish') {
-        protocol.command('releaseStream', { streamName: this.target.streamName });
-        protocol.command('FCPublish', { streamName: this.target.streamName });
+        protocol.command('releaseStream', [null, this.target.streamName]);
+        protocol.command('FCPublish', [null, this.target.streamName]);
       }
-      this.createStreamId = protocol.command('createStream', {});
+      this.createStreamId = protocol.command('createStream', [null]);
       return;
     }
     if (name === '_result' && transId === this.createStreamId) {
       this.streamId = typeof info === 'number' ? info : 1;
       this.arm(`${this.mode} answer`);
       if (this.mode === 'play') {
-        protocol.command('play', { streamName: this.target.streamName, start: -2 }, this.streamId);
+        protocol.command('play', [null, this.target.streamName, -2], this.streamId);
       } else {
-        protocol.command(
-          'publish',
-          { streamName: this.target.streamName, type: 'live' },
-          this.streamId,
-        );
+        protocol.command('publish', [null, this.target.streamName, 'live'], this.streamId);
       }
       return;
     }

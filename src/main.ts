@@ -28,12 +28,17 @@ export async function startApplication(
       forceCloseConnections: true,
     },
   );
-  app.enableCors({
-    origin: '*',
-    methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type'],
-    exposedHeaders: ['WWW-Authenticate'],
-  });
+  // No CORS headers unless the operator lists origins: a page on another site must not be able to read
+  // the API through a browser that can reach it (an open API on a LAN, a token in a cookie-less tab).
+  const origins = config.api_cors_origins;
+  if (origins.length > 0) {
+    app.enableCors({
+      origin: origins.includes('*') ? '*' : [...origins],
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['Authorization', 'Content-Type'],
+      exposedHeaders: ['WWW-Authenticate'],
+    });
+  }
   app.disable('x-powered-by');
   try {
     await app.init();
@@ -46,7 +51,8 @@ export async function startApplication(
   return app;
 }
 
-async function main(): Promise<void> {
+/** Loads the configuration (one line and exit 1 when it is bad), starts, and stops on SIGTERM/SIGINT. */
+export async function main(): Promise<void> {
   let config: AppConfig;
   let warnings: readonly string[];
   try {
@@ -102,4 +108,4 @@ function fatal(error: unknown): void {
   process.exit(1);
 }
 
-if (require.main === module) void main();
+if (require.main === module) main().catch(fatal);

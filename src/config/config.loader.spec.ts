@@ -128,7 +128,35 @@ describe('loadConfig precedence: defaults < livego.yaml < .env < environment < f
     write('livego.yaml', 'hls_addr: ":7777"\n');
     expect(load().config.hls_addr?.port).toBe(7777);
     expect(load(['--hls_addr=']).config.hls_addr).toBeNull();
-    expect(load([], { HLS_ADDR: '' }).config.hls_addr).toBeNull();
+  });
+
+  it('treats an empty environment or .env value as unset: it never erases the file', () => {
+    write(
+      'livego.yaml',
+      'hls_addr: ":7777"\njwt:\n  secret: from-yaml\nredis_addr: "127.0.0.1:6379"\n' +
+        'on_publish: "http://127.0.0.1:9/gate"\nwebhook_secret: hmac\n',
+    );
+    const empty = {
+      HLS_ADDR: '',
+      JWT_SECRET: '',
+      REDIS_ADDR: ' ',
+      ON_PUBLISH: '',
+      WEBHOOK_SECRET: '',
+    };
+    for (const config of [
+      load([], empty).config,
+      (write('.env', 'JWT_SECRET=\nREDIS_ADDR=\nON_PUBLISH=\nWEBHOOK_SECRET=\nHLS_ADDR=\n'), load())
+        .config,
+    ]) {
+      expect(config).toMatchObject({
+        hls_addr: { port: 7777 },
+        jwt: { secret: 'from-yaml' },
+        redis_addr: '127.0.0.1:6379',
+        on_publish: 'http://127.0.0.1:9/gate',
+        webhook_secret: 'hmac',
+      });
+    }
+    expect(load([], { CONFIG_FILE: '' }).config.config_file).toBe(join(cwd, 'livego.yaml'));
   });
 });
 
@@ -136,6 +164,18 @@ describe('loadConfig flags', () => {
   it('accepts --key=value, --key value and a bare boolean --key', () => {
     const { config } = load(['--gop_num=3', '--hls_window', '4', '--rtmp_noauth', '--level=debug']);
     expect(config).toMatchObject({ gop_num: 3, hls_window: 4, rtmp_noauth: true, level: 'debug' });
+  });
+
+  it('refuses a value-less flag for a key that is not a boolean, naming it', () => {
+    expect(errorOf(['--rtmp_addr'])).toBe(
+      'config flag --rtmp_addr needs a value (--rtmp_addr=VALUE)',
+    );
+    expect(errorOf(['--jwt.secret', '--rtmp_noauth'])).toContain('--jwt.secret needs a value');
+    expect(errorOf(['--gop_num'])).toContain('--gop_num');
+    expect(load(['--rtmp_noauth', '--flv_archive']).config).toMatchObject({
+      rtmp_noauth: true,
+      flv_archive: true,
+    });
   });
 
   it('keeps a value that contains = signs', () => {
@@ -276,12 +316,38 @@ describe('loadConfig errors name the key or file in one line', () => {
     ['server:\n  - appname: ".bad"', 'server[0].appname'],
     ['server:\n  - appname: a\n  - appname: a', 'server[1].appname'],
     ['server:\n  - appname: a\n    colour: red', 'server[0].colour'],
-    ['server:\n  - appname: a\n    static_push: ["http://x/"]', 'server[0].static_push'],
+    ['server:\n  - appname: a\n    static_push: ["http://x/"]', 'server[0].static_push[0]'],
+    [
+      'server:\n  - appname: a\n    static_push: ["rtmp://backup:1935"]',
+      'server[0].static_push[0]',
+    ],
+    ['server:\n  - appname: a\n    static_push: rtmp://x/live', 'server[0].static_push'],
+    ['webhooks:\n  - url: ftp://x/', 'webhooks[0].url'],
+    ['on_publish: "not a url"', 'on_publish'],
+    ['api_cors_origins: ["https://a.example/path"]', 'api_cors_origins[0]'],
   ])('%s', (yaml, key) => {
     const path = write('livego.yaml', `${yaml}\n`);
     const message = errorOf();
     expect(message).toMatch(new RegExp(`^config ${key.replace(/[[\].]/g, '\\$&')} `));
     expect(message).toContain(path);
+  });
+
+  it('never shows a secret or a webhook URL in its line', () => {
+    const secretish = 'https://hooks.example.net/T0KEN-abc?sig=s3cret';
+    write('livego.yaml', `webhooks:\n  - url: "${secretish}"\n    events: [nope]\n`);
+    const hooks = errorOf();
+    expect(hooks).toMatch(/^config webhooks\[0\]\.events\[0\] must be an event name: /);
+    expect(hooks).not.toContain('T0KEN');
+    expect(errorOf([], { ON_PUBLISH: 'ftp://T0KEN@x/' })).not.toContain('T0KEN');
+    expect(errorOf(['--jwt.secret=x', '--webhook_secret'])).not.toContain('T0KEN');
+  });
+
+  it('accepts api_cors_origins as a YAML list or JSON text and keeps origins only', () => {
+    write('livego.yaml', 'api_cors_origins: ["https://console.example.net", "*"]\n');
+    expect(load().config.api_cors_origins).toEqual(['https://console.example.net', '*']);
+    expect(
+      load([], { API_CORS_ORIGINS: '["http://127.0.0.1:3000"]' }).config.api_cors_origins,
+    ).toEqual(['http://127.0.0.1:3000']);
   });
 
   it('names the flag or variable a bad value came from', () => {

@@ -1,5 +1,6 @@
 /**
- * Prints a JWT for the control API, signed with the configured `jwt.secret` and `jwt.algorithm`.
+ * Prints a JWT for the control API, signed by `@nestjs/jwt`'s JwtService with the configured `jwt.secret`
+ * and `jwt.algorithm` (the options the server verifies with, src/auth/jwt-options.ts).
  * The configuration is read exactly as the server reads it (livego.yaml or --config_file, .env,
  * environment, flags), so this runs next to the server with the same flags:
  *
@@ -9,7 +10,8 @@
  * --ttl SPAN    lifetime: 30s, 15m, 1h, 7d or plain seconds (default 1h)
  * --claim K=V   an extra string claim; repeatable
  */
-import { sign } from 'jsonwebtoken';
+import { JwtService } from '@nestjs/jwt';
+import { jwtOptions } from '../src/auth/jwt-options';
 import { errorText } from '../src/common/errors';
 import { loadConfig } from '../src/config/config.loader';
 
@@ -68,10 +70,8 @@ function main(): void {
     );
   }
   const payload = { ...request.claims, ...(request.sub === undefined ? {} : { sub: request.sub }) };
-  const token = sign(payload, config.jwt.secret, {
-    algorithm: config.jwt.algorithm,
-    expiresIn: request.ttlSeconds,
-  });
+  // The JwtService the server's AuthModule is built with: the same secret, algorithm and options.
+  const token = new JwtService(jwtOptions(config)).sign(payload, { expiresIn: request.ttlSeconds });
   process.stdout.write(`${token}\n`);
 }
 

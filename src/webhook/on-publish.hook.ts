@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { AdmissionHooks, AdmissionRequest } from '../events/admission-hooks';
 import { EVENT_HEADER, sign, SIGNATURE_HEADER } from './webhook-signature';
@@ -11,7 +11,7 @@ export const ON_PUBLISH_TIMEOUT_MS = 3000;
  * protocol, remote_addr; never the key) to a URL; any answer but 2xx refuses it, and so does no answer.
  */
 @Injectable()
-export class OnPublishHook implements OnModuleInit, OnModuleDestroy {
+export class OnPublishHook implements OnModuleInit, OnApplicationShutdown {
   private unregister: (() => void) | undefined;
 
   constructor(
@@ -29,7 +29,8 @@ export class OnPublishHook implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  onModuleDestroy(): void {
+  /** After the media plane stopped accepting publishes (see WebhookModule): none slips past the check. */
+  onApplicationShutdown(): void {
     this.unregister?.();
   }
 

@@ -1,4 +1,4 @@
-import { accessSync, constants, createWriteStream, mkdirSync, WriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, mkdirSync, openSync, WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { errorText } from '../../common/errors';
@@ -27,10 +27,11 @@ class FlvArchive implements StreamSubscriber {
 
   constructor(
     readonly path: string,
+    fd: number,
     private readonly logger: Logger,
   ) {
     this.done = new Promise((resolveDone) => (this.markDone = resolveDone));
-    const out = createWriteStream(path, { flags: 'wx' });
+    const out = createWriteStream(path, { fd });
     this.out = out;
     out.on('error', (error) => this.fail(errorText(error)));
     out.on('close', () => this.markDone(true));
@@ -114,7 +115,6 @@ export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
 
   private start(stream: LiveStream): StreamSubscriber | undefined {
     const dir = join(this.config.flv_dir, stream.app);
-    const path = join(dir, `${stream.room}_${Math.floor(Date.now() / 1000)}.flv`);
     try {
       mkdirSync(dir, { recursive: true });
     } catch (error) {
@@ -123,8 +123,17 @@ export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
       );
       return undefined;
     }
-    const archive = new FlvArchive(path, this.logger);
+    let file: { path: string; fd: number };
+    try {
+      file = createArchiveFile(dir, stream.room, Math.floor(Date.now() / 1000));
+    } catch (error) {
+      this.logger.error(`archive of ${stream.key} not recorded: ${errorText(error)}`);
+      return undefined;
+    }
+    const { path } = file;
+    const archive = new FlvArchive(path, file.fd, this.logger);
     this.open.add(archive);
+    // `done` never rejects (disk failures resolve it with false).
     void archive.done.then((complete) => {
       this.open.delete(archive);
       this.logger.log(`archive ${path} closed`);
@@ -137,4 +146,25 @@ export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
     });
     return archive;
   }
+}
+
+/** Names tried for one room in one second: `{room}_{unix}.flv`, then `{room}_{unix}-2.flv`, … */
+const MAX_ARCHIVES_PER_SECOND = 100;
+
+/**
+ * Creates `{room}_{unix}.flv` in `dir`, never over an existing file: a second publish of the room in the
+ * same second (an encoder reconnecting) gets `{room}_{unix}-2.flv`, so both recordings survive.
+ */
+function createArchiveFile(dir: string, room: string, unix: number): { path: string; fd: number } {
+  for (let n = 1; n <= MAX_ARCHIVES_PER_SECOND; n++) {
+    const path = join(dir, `${room}_${unix}${n === 1 ? '' : `-${n}`}.flv`);
+    try {
+      return { path, fd: openSync(path, 'wx') };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new Error(`cannot create ${path}: ${errorText(error)}`, { cause: error });
+      }
+    }
+  }
+  throw new Error(`more than ${MAX_ARCHIVES_PER_SECOND} archives of ${room} in one second in ${dir}`);
 }

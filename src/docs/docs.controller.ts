@@ -32,7 +32,10 @@ export class DocsController {
   @Get('docs')
   @Header('Content-Type', 'text/html; charset=utf-8')
   page(@Query('jwt') jwt?: string): string {
-    const suffix = typeof jwt === 'string' && jwt !== '' ? `?jwt=${encodeURIComponent(jwt)}` : '';
+    // The token goes back into HTML attributes and a script string: URLSearchParams percent-encodes
+    // every character but [A-Za-z0-9*-._], so nothing it reflects can close a quote or a tag.
+    const suffix =
+      typeof jwt === 'string' && jwt !== '' ? `?${new URLSearchParams({ jwt }).toString()}` : '';
     return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>livego-nest control API</title>

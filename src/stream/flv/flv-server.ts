@@ -5,7 +5,7 @@ import { AppConfig, findApp } from '../../config/app-config';
 import { AdmissionHooks } from '../../events/admission-hooks';
 import { countMediaBytes, LiveStream, SessionInfo, StreamSubscriber } from '../live-stream';
 import { acceptMediaRequest, answerJson, closeHttpServer, decodePathSegment } from '../media-http';
-import { StatsService } from '../stats/stats.service';
+import { StatItem, StatSnapshot, StatsService } from '../stats/stats.service';
 import { PlayerOutput } from '../player-output';
 import { newSessionId, StreamRegistry } from '../stream-registry';
 import { flvFileHeader, StreamPacket } from '../stream-packet';
@@ -89,7 +89,7 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
   private handle(request: IncomingMessage, response: ServerResponse): void {
     if (!acceptMediaRequest(request, response)) return;
     const path = (request.url ?? '/').split('?')[0];
-    if (path === '/streams') return answerJson(response, 200, this.stats.snapshot());
+    if (path === '/streams') return answerJson(response, 200, publicListing(this.stats.snapshot()));
     const match = FLV_PATH.exec(path);
     if (!match) return answerJson(response, 404, 'not found');
     const [app, room] = [decodePathSegment(match[1]), decodePathSegment(match[2])];
@@ -142,4 +142,17 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
     this.registry.attach(stream.app, stream.room, player);
     this.logger.log(`http-flv ${remote} plays ${stream.key}`);
   }
+}
+
+/**
+ * `GET /streams` is public (as in LiveGo), so it names streams and sessions only: `key` and `stream_id`.
+ * Addresses, URLs and traffic are for the guarded `/stat/livestat`.
+ */
+function publicListing(snapshot: StatSnapshot | undefined): {
+  publishers: { key: string; stream_id: number }[];
+  players: { key: string; stream_id: number }[];
+} {
+  const brief = (items: readonly StatItem[] = []) =>
+    items.map(({ key, stream_id }) => ({ key, stream_id }));
+  return { publishers: brief(snapshot?.publishers), players: brief(snapshot?.players) };
 }

@@ -11,9 +11,10 @@ import { ensureClip } from './lib/fixture';
 import { parseOptions } from './lib/options';
 import { PEER_LABELS, peerUnavailable, REPO_ROOT, snapshotServer } from './lib/peers';
 import { HAS_TASKSET, hasCommand, pinProcess, terminateChildren } from './lib/proc';
-import { printApi, printHls, printLadder, printSlow } from './lib/summary';
+import { printApi, printHls, printHostile, printLadder, printSlow } from './lib/summary';
 import { runApi } from './scenarios/api';
 import { runHls } from './scenarios/hls';
+import { runHostile } from './scenarios/hostile';
 import { runLadder } from './scenarios/ladder';
 import { runSlowReaders } from './scenarios/slow';
 
@@ -79,7 +80,8 @@ async function main(): Promise<void> {
     `server pinned to core ${options.serverCore}; load process, publisher and bench on core ${options.loadCore}` +
       (HAS_TASKSET ? '' : ' (NOT pinned: taskset missing)'),
     `commit ${environment.gitCommit ?? '?'}${environment.srcDirty ? ' + uncommitted src/ changes' : ''}, ` +
-      `dist built ${environment.distBuiltAt ?? '?'}`,
+      `dist built ${environment.distBuiltAt ?? '?'}` +
+      (options.dist ? ` (ours from --dist ${relative(REPO_ROOT, distDir) || '.'})` : ''),
     `clip ${clip.durationSeconds.toFixed(1)} s 720p30 H.264 + AAC, ${(clip.mediaBitsPerSecond / 1e6).toFixed(2)} Mbit/s`,
     ...Object.entries(skipped).map(([peer, reason]) => `skipped ${peer}: ${reason}`),
   ];
@@ -112,6 +114,12 @@ async function main(): Promise<void> {
     results.hls = hls;
     save();
     emit(printHls(hls));
+  }
+  if (options.scenarios.includes('hostile')) {
+    const hostile = await runHostile(ctx);
+    results.hostile = hostile;
+    save();
+    emit(printHostile(hostile));
   }
   results.elapsedSeconds = (performance.now() - started) / 1000;
   results.report = sections.join('\n');

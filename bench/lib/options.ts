@@ -1,8 +1,20 @@
 import type { PlayProtocol } from './load-protocol';
 import { PEER_NAMES, PeerName } from './peers';
 
-export type ScenarioName = 'ladder' | 'slow' | 'api' | 'hls';
-export const SCENARIOS: readonly ScenarioName[] = ['ladder', 'slow', 'api', 'hls'];
+/** The sessions of the hostile scenario (bench/scenarios/hostile.ts). */
+export type HostileSessionName =
+  'amf' | 'grow' | 'noread' | 'conns' | 'slowloris-flv' | 'slowloris-hls';
+export const HOSTILE_SESSIONS: readonly HostileSessionName[] = [
+  'amf',
+  'grow',
+  'noread',
+  'conns',
+  'slowloris-flv',
+  'slowloris-hls',
+];
+
+export type ScenarioName = 'ladder' | 'slow' | 'api' | 'hls' | 'hostile';
+export const SCENARIOS: readonly ScenarioName[] = ['ladder', 'slow', 'api', 'hls', 'hostile'];
 const PROTOCOLS: readonly PlayProtocol[] = ['rtmp', 'flv'];
 
 export interface BenchOptions {
@@ -25,6 +37,13 @@ export interface BenchOptions {
   readonly apiConnections: number;
   readonly publishes: number;
   readonly hlsLoops: number;
+  /** Hostile sessions to run, and each one's window, s. */
+  readonly hostileSessions: readonly HostileSessionName[];
+  readonly hostileSeconds: number;
+  /** Connections the `conns` session opens from one address. */
+  readonly hostileConnections: number;
+  /** Unfinished HTTP requests of a slowloris session. */
+  readonly slowlorisConnections: number;
   /** Core the server under test is pinned to; load, publisher and bench use the other. */
   readonly serverCore: number;
   readonly loadCore: number;
@@ -50,6 +69,10 @@ const DEFAULTS: BenchOptions = {
   apiConnections: 32,
   publishes: 200,
   hlsLoops: 10,
+  hostileSessions: HOSTILE_SESSIONS,
+  hostileSeconds: 15,
+  hostileConnections: 2000,
+  slowlorisConnections: 1000,
   serverCore: 0,
   loadCore: 1,
   build: false,
@@ -69,6 +92,9 @@ const QUICK: Partial<BenchOptions> = {
   apiSeconds: 2,
   publishes: 30,
   hlsLoops: 2,
+  hostileSeconds: 5,
+  hostileConnections: 500,
+  slowlorisConnections: 200,
 };
 
 export const USAGE = `Usage: npx ts-node --transpile-only bench/run.ts [options]   (npm run bench -- [options])
@@ -88,6 +114,10 @@ export const USAGE = `Usage: npx ts-node --transpile-only bench/run.ts [options]
   --api-connections N      autocannon connections (default ${DEFAULTS.apiConnections})
   --publishes N            publishes timed for admission latency (default ${DEFAULTS.publishes})
   --hls-loops N            clip loops fed through the HLS segmenter (default ${DEFAULTS.hlsLoops})
+  --hostile-sessions LIST  ${HOSTILE_SESSIONS.join(',')} (default: all)
+  --hostile-seconds N      window of each hostile session (default ${DEFAULTS.hostileSeconds})
+  --hostile-connections N  connections of the \`conns\` session (default ${DEFAULTS.hostileConnections})
+  --slowloris-connections N  unfinished HTTP requests of a slowloris session (default ${DEFAULTS.slowlorisConnections})
   --server-core N          core of the server under test (default ${DEFAULTS.serverCore})
   --load-core N            core of the load, publisher and bench (default ${DEFAULTS.loadCore})
   --build                  run \`npx nest build\` first (always done when dist/src/main.js is missing)
@@ -138,6 +168,26 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     ),
     publishes: take('publishes', (t) => positive('publishes', t), base.publishes),
     hlsLoops: take('hls-loops', (t) => positive('hls-loops', t), base.hlsLoops),
+    hostileSessions: take(
+      'hostile-sessions',
+      (t) => list(t, HOSTILE_SESSIONS, 'hostile session'),
+      base.hostileSessions,
+    ),
+    hostileSeconds: take(
+      'hostile-seconds',
+      (t) => positive('hostile-seconds', t),
+      base.hostileSeconds,
+    ),
+    hostileConnections: take(
+      'hostile-connections',
+      (t) => positive('hostile-connections', t),
+      base.hostileConnections,
+    ),
+    slowlorisConnections: take(
+      'slowloris-connections',
+      (t) => positive('slowloris-connections', t),
+      base.slowlorisConnections,
+    ),
     serverCore: take('server-core', (t) => nonNegative('server-core', t), base.serverCore),
     loadCore: take('load-core', (t) => nonNegative('load-core', t), base.loadCore),
     build: take('build', () => true, base.build),
@@ -148,8 +198,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   if (flags.size > 0) throw new Error(`unknown option --${[...flags.keys()][0]}\n\n${USAGE}`);
   // Every loop of the bench is bounded by these.
   if (options.players.some((n) => n > 20000)) throw new Error('--players: at most 20000');
-  if (options.seconds > 600 || options.slowSeconds > 900)
+  if (options.seconds > 600 || options.slowSeconds > 900 || options.hostileSeconds > 600)
     throw new Error('windows above 10-15 min refused');
+  if (options.hostileConnections > 10000 || options.slowlorisConnections > 10000)
+    throw new Error('--hostile-connections, --slowloris-connections: at most 10000');
   return options;
 }
 

@@ -61,19 +61,24 @@ export interface PeerServer {
   readonly flvPort: number | undefined;
   /** Control API port (ours only). */
   readonly apiPort: number | undefined;
+  /** HLS port (ours, when started with `hls: true`). */
+  readonly hlsPort: number | undefined;
   /** Root pid; processTree(pid) is what is measured (nginx: master + worker). */
   readonly pid: number;
   /** Pids to sample: the root and its descendants, found once the server is up. */
   readonly pids: readonly number[];
   /** Last lines of its log, for failures. */
   logTail(): string;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 6 s; a frozen server never runs its handler). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface PeerStartOptions {
   readonly core: number;
   /** Extra `--key=value` flags for ours (JWT, Redis). */
   readonly extraFlags?: readonly string[];
+  /** Ours also serves HLS on a free port (otherwise `--hls_addr=`). */
+  readonly hls?: boolean;
 }
 
 /** Why a peer cannot run on this machine, or undefined when it can. */
@@ -93,19 +98,21 @@ export async function startPeer(name: PeerName, options: PeerStartOptions): Prom
   const dir = mkdtempSync(join(tmpdir(), `livego-bench-${name}-`));
   const logPath = join(dir, 'server.log');
   const logFd = openSync(logPath, 'a');
-  const [rtmpPort, flvPort, apiPort] = await freePorts(3);
+  const [rtmpPort, flvPort, apiPort, hlsPort] = await freePorts(4);
   let child: ChildProcess;
   let ready: () => Promise<void>;
   let peerFlv: number | undefined = flvPort;
   let peerApi: number | undefined;
+  let peerHls: number | undefined;
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, NO_COLOR: '1' };
   const stdio: ['ignore', number, number] = ['ignore', logFd, logFd];
   if (name === 'ours') {
     peerApi = apiPort;
+    peerHls = options.hls ? hlsPort : undefined;
     const flags = [
       `--rtmp_addr=127.0.0.1:${rtmpPort}`,
       `--httpflv_addr=127.0.0.1:${flvPort}`,
-      '--hls_addr=',
+      peerHls === undefined ? '--hls_addr=' : `--hls_addr=127.0.0.1:${peerHls}`,
       `--api_addr=127.0.0.1:${apiPort}`,
       '--rtmp_noauth=true',
       '--level=info',
@@ -175,11 +182,12 @@ export async function startPeer(name: PeerName, options: PeerStartOptions): Prom
     rtmpPort,
     flvPort: peerFlv,
     apiPort: peerApi,
+    hlsPort: peerHls,
     pid,
     pids: processTree(pid),
     logTail,
-    async stop() {
-      await stopChild(child, 6000);
+    async stop(graceMs = 6000) {
+      await stopChild(child, graceMs);
       rmSync(dir, { recursive: true, force: true });
     },
   };

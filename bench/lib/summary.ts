@@ -1,5 +1,6 @@
 import type { ApiRun } from '../scenarios/api';
 import type { HlsRun } from '../scenarios/hls';
+import { HOSTILE_LABELS, HostileRun } from '../scenarios/hostile';
 import { KEPT_UP_SHARE, LadderRun } from '../scenarios/ladder';
 import type { SlowRun } from '../scenarios/slow';
 import type { PlayProtocol } from './load-protocol';
@@ -323,4 +324,124 @@ export function printHls(run: HlsRun): string {
     ),
     `note: ${run.endToEnd}.`,
   ].join('\n');
+}
+
+const seconds = (ms: number | undefined) => (ms === undefined ? '—' : `${format(ms / 1000)} s`);
+
+function median(values: readonly number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : NaN;
+}
+
+function offenderCell(run: HostileRun): string {
+  if (run.skipped) return `n/a (${run.skipped})`;
+  if (run.error) return `error: ${run.error.slice(0, 80)}`;
+  const o = run.offender;
+  const exited = run.serverExited ? '; server exited' : '';
+  if (o.connections === 1)
+    return `${o.closedByServer ? `closed at ${seconds(o.firstCloseMs)}` : 'not closed'}${exited}`;
+  return `${o.closedByServer}/${o.connections} closed${o.closedByServer ? ` (first at ${seconds(o.firstCloseMs)})` : ''}${exited}`;
+}
+
+function probeCell(run: HostileRun | undefined): Cell {
+  if (!run || run.skipped || run.error) return undefined;
+  const worst = format(run.probe.worstMs);
+  return run.probe.unanswered ? `≥ ${worst} (no answer)` : worst;
+}
+
+export function printHostile(runs: readonly HostileRun[]): string {
+  if (runs.length === 0) return '';
+  const peers = [...new Set(runs.map((r) => r.peer))];
+  const both = peers.includes('ours') && peers.includes('nms');
+  const find = (session: string, peer: string) =>
+    runs.find((r) => r.session === session && r.peer === peer);
+  const valid = (run: HostileRun | undefined) =>
+    run && !run.skipped && !run.error ? run : undefined;
+  const growth = (run: HostileRun | undefined) => {
+    const r = valid(run);
+    return r ? r.rssMaxMB - r.rssStartMB : undefined;
+  };
+  const sessions = [...new Set(runs.map((r) => r.session))];
+  const header = ['session'];
+  for (const peer of peers) header.push(`probe worst ms, ${peer}`);
+  if (both) header.push('ours ÷ nms');
+  for (const peer of peers) header.push(`RSS growth MB, ${peer}`);
+  if (both) header.push('ours ÷ nms');
+  for (const peer of peers) header.push(`bystander fps (slowest 1 s), ${peer}`);
+  for (const peer of peers) header.push(`offender, ${peer}`);
+  const rows: Cell[][] = sessions.map((session) => {
+    const row: Cell[] = [`${session}: ${HOSTILE_LABELS[session]}`];
+    for (const peer of peers) row.push(probeCell(find(session, peer)));
+    if (both)
+      row.push(
+        ratio(
+          valid(find(session, 'ours'))?.probe.worstMs,
+          valid(find(session, 'nms'))?.probe.worstMs,
+        ),
+      );
+    for (const peer of peers) row.push(growth(find(session, peer)));
+    if (both) row.push(ratio(growth(find(session, 'ours')), growth(find(session, 'nms'))));
+    for (const peer of peers) {
+      const r = valid(find(session, peer));
+      row.push(
+        r
+          ? `${format(r.fps)} (${format(r.minFps)})${r.bystanderClosed ? ' closed' : ''}`
+          : undefined,
+      );
+    }
+    for (const peer of peers) {
+      const r = find(session, peer);
+      row.push(r ? offenderCell(r) : undefined);
+    }
+    return row;
+  });
+  const window = runs.find((r) => !r.skipped && !r.error)?.seconds;
+  const parts = [
+    table(
+      `Hostile sessions: one at a time, each on a fresh server with a publisher and one player (window ${format(window)} s)`,
+      header,
+      rows,
+    ),
+  ];
+  const quiet = peers.map((peer) => {
+    const mine = runs.filter((r) => r.peer === peer && !r.skipped && !r.error);
+    return (
+      `${peer}: probe worst ${format(median(mine.map((r) => r.quiet.probe.worstMs)))} ms, ` +
+      `bystander ${format(median(mine.map((r) => r.quiet.fps)))} fps`
+    );
+  });
+  parts.push(
+    `quiet ${format(1.5)} s before each offender (median over sessions): ${quiet.join('; ')}`,
+  );
+  const amf = runs.filter((r) => r.session === 'amf' && r.offender.variants);
+  if (amf.length > 0) {
+    const names = [
+      ...new Set(amf.flatMap((r) => (r.offender.variants ?? []).map((v) => v.variant))),
+    ];
+    parts.push(
+      table(
+        `amf: each variant (first round), ${'time from the wide commands to the follow-up createStream _result or the close'}`,
+        ['variant', ...amf.map((r) => r.peer)],
+        names.map((name) => [
+          name,
+          ...amf.map((r) => {
+            const v = r.offender.variants?.find((x) => x.variant === name);
+            if (!v) return 'not reached';
+            return Number.isFinite(v.ms) ? `${v.outcome} ${format(v.ms)} ms` : v.outcome;
+          }),
+        ]),
+      ),
+    );
+  }
+  const notes = runs
+    .filter((r) => !r.skipped && !r.error)
+    .map(
+      (r) =>
+        `${r.session}/${r.peer}: ${r.offender.note ?? ''}` +
+        `${r.offender.note ? '; ' : ''}server CPU ${format(r.serverCpuPercent)} %, ` +
+        `RSS ${format(r.rssStartMB)} → max ${format(r.rssMaxMB)} → end ${format(r.rssEndMB)} MB, ` +
+        `${format(r.offender.bytesSent / 1e6)} MB sent, bench loop lag max ${format(r.benchLagMs)} ms`,
+    );
+  parts.push(notes.map((note) => `- ${note}`).join('\n'));
+  return parts.join('\n');
 }

@@ -56,6 +56,11 @@ export class ReferencePlayer {
     return this.player.stats.closed;
   }
 
+  /** Video messages / tags received so far (each a frame, sequence headers included). */
+  get videoFrames(): number {
+    return this.player.stats.videoFrames;
+  }
+
   /** Smallest publish → player offset seen so far (Date ms − stream DTS). */
   get latencyBase(): number | undefined {
     return Number.isFinite(this.sink.minimum) ? this.sink.minimum : undefined;

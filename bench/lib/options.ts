@@ -3,9 +3,10 @@ import { PEER_NAMES, PeerName } from './peers';
 
 /** The sessions of the hostile scenario (bench/scenarios/hostile.ts). */
 export type HostileSessionName =
-  'amf' | 'grow' | 'noread' | 'conns' | 'slowloris-flv' | 'slowloris-hls';
+  'amf' | 'amf-8m' | 'grow' | 'noread' | 'conns' | 'slowloris-flv' | 'slowloris-hls';
 export const HOSTILE_SESSIONS: readonly HostileSessionName[] = [
   'amf',
+  'amf-8m',
   'grow',
   'noread',
   'conns',
@@ -70,7 +71,7 @@ const DEFAULTS: BenchOptions = {
   publishes: 200,
   hlsLoops: 10,
   hostileSessions: HOSTILE_SESSIONS,
-  hostileSeconds: 15,
+  hostileSeconds: 12,
   hostileConnections: 2000,
   slowlorisConnections: 1000,
   serverCore: 0,

@@ -15,6 +15,7 @@ import {
   connectPayload,
   createStreamMessage,
   growingCommand,
+  MESSAGE_BYTES,
   WIDE_COMMANDS,
   WideCommand,
   widePayload,
@@ -29,6 +30,7 @@ import type { ReferencePlayer } from '../lib/targets';
 /** What each session does, for the table. */
 export const HOSTILE_LABELS: Record<HostileSessionName, string> = {
   amf: 'wide AMF0 values (64 KiB commands)',
+  'amf-8m': 'wide AMF0 value, one 8 MiB connect',
   grow: 'command grows to 8 MiB mid-message',
   noread: 'createStream loop, never reads',
   conns: 'many connections, one address',
@@ -430,17 +432,23 @@ async function amfSession(args: SessionArgs): Promise<OffenderReport> {
   });
 }
 
-/** Session 2: connect, then growingCommand() (8 MiB sizer, then a command re-declared to 8 MiB). */
-async function growSession(args: SessionArgs): Promise<OffenderReport> {
+/**
+ * One large write on one connection (after a normal connect when `connectFirst`), then a small
+ * createStream: the session notes whether and when that got its _result, or the server closed.
+ */
+async function bigWriteSession(
+  args: SessionArgs,
+  bytes: Buffer,
+  connectFirst: boolean,
+): Promise<OffenderReport> {
   const { server, deadline, sockets, t0 } = args;
   const tracker = new CloseTracker(t0);
-  const bytes = growingCommand();
   const peer = await openPeer(server.rtmpPort, sockets, STEP_TIMEOUT_MS);
   tracker.track(peer.socket);
   peer.keepBytes = true;
   if (
     !(await handshake(peer, deadline)) ||
-    !(await connectNormally(peer, server.rtmpPort, deadline))
+    (connectFirst && !(await connectNormally(peer, server.rtmpPort, deadline)))
   )
     return tracker.report({ note: 'no handshake / connect' });
   const before = peer.bytes.length;
@@ -451,9 +459,9 @@ async function growSession(args: SessionArgs): Promise<OffenderReport> {
   await until(() => peer.isClosed || answered(), Infinity, deadline);
   return tracker.report({
     note: answered()
-      ? `answered after ${((performance.now() - t0) / 1000).toFixed(1)} s`
+      ? `the createStream after it answered at ${((performance.now() - t0) / 1000).toFixed(1)} s`
       : peer.isClosed
-        ? 'closed, no answer'
+        ? 'closed without answering'
         : 'no answer by the end',
   });
 }
@@ -668,8 +676,18 @@ function runSession(name: HostileSessionName, args: SessionArgs): Promise<Offend
   switch (name) {
     case 'amf':
       return amfSession(args);
+    case 'amf-8m':
+      // The first command: connect whose objectEncoding is a strict array of 8.4 M nulls, declared in
+      // its type-0 chunk (ours refuses commands over 64 KiB there; node-media-server has no limit).
+      return bigWriteSession(
+        args,
+        commandChunks(
+          widePayload('connect-objectEncoding', 'strict-array', server.rtmpPort, MESSAGE_BYTES),
+        ),
+        false,
+      );
     case 'grow':
-      return growSession(args);
+      return bigWriteSession(args, growingCommand(), true);
     case 'noread':
       return noreadSession(args);
     case 'conns':

@@ -73,6 +73,12 @@ export interface PeerServer {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * For load scenarios: every player of the bench comes from 127.0.0.1, so ours' per-address limit
+ * (max_connections_per_ip, 100 by default) is lifted there; the hostile scenario keeps the default.
+ */
+export const LOAD_FLAGS: readonly string[] = ['--max_connections_per_ip=100000'];
+
 export interface PeerStartOptions {
   readonly core: number;
   /** Extra `--key=value` flags for ours (JWT, Redis). */

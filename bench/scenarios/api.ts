@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sign } from 'jsonwebtoken';
 import { APP, BenchContext } from '../lib/context';
 import { Percentiles, percentilesOf } from '../lib/histogram';
-import { REPO_ROOT, startPeer } from '../lib/peers';
+import { LOAD_FLAGS, REPO_ROOT, startPeer } from '../lib/peers';
 import {
   cpuPercent,
   freePorts,
@@ -82,6 +82,7 @@ export async function runApi(ctx: BenchContext): Promise<ApiRun> {
           `--jwt.secret=${JWT_SECRET}`,
           '--rtmp_noauth=false',
           '--level=warn',
+          ...LOAD_FLAGS,
           ...store.flags,
         ],
       });

@@ -2,7 +2,7 @@ import { BenchContext, joinReference, peerPlays, publishUrl, targetOf } from '..
 import { Percentiles, percentilesOf } from '../lib/histogram';
 import { LoadClient } from '../lib/load-client';
 import type { PlayProtocol } from '../lib/load-protocol';
-import { PeerName, startPeer } from '../lib/peers';
+import { LOAD_FLAGS, PeerName, startPeer } from '../lib/peers';
 import { cpuPercent, sample, sleep, tcpOutSegments } from '../lib/proc';
 import { LoopPublisher } from '../lib/publisher';
 import { probeFirstKeyframe } from '../lib/targets';
@@ -87,7 +87,7 @@ async function ladderFor(
   const { options, clip } = ctx;
   const steps: LadderStep[] = [];
   const skippedSteps: number[] = [];
-  const server = await startPeer(peer, { core: options.serverCore });
+  const server = await startPeer(peer, { core: options.serverCore, extraFlags: LOAD_FLAGS });
   const publisher = new LoopPublisher(clip.path, publishUrl(server), options.loadCore);
   const load = new LoadClient(options.loadCore);
   let idle: LadderRun['idle'];

@@ -1,7 +1,7 @@
 import { BenchContext, joinReference, peerPlays, publishUrl, targetOf } from '../lib/context';
 import { LoadClient } from '../lib/load-client';
 import type { PlayProtocol } from '../lib/load-protocol';
-import { PeerName, PeerServer, startPeer } from '../lib/peers';
+import { LOAD_FLAGS, PeerName, PeerServer, startPeer } from '../lib/peers';
 import { cpuPercent, ProcSample, sample, sleep } from '../lib/proc';
 import { LoopPublisher } from '../lib/publisher';
 import { slope } from '../lib/report';
@@ -61,7 +61,7 @@ export async function runSlowReaders(ctx: BenchContext): Promise<SlowRun[]> {
   const instances: Instance[] = [];
   try {
     for (const { peer, protocol } of pairs) {
-      const server = await startPeer(peer, { core: options.serverCore });
+      const server = await startPeer(peer, { core: options.serverCore, extraFlags: LOAD_FLAGS });
       instances.push({
         peer,
         protocol,

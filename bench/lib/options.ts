@@ -82,7 +82,7 @@ const DEFAULTS: BenchOptions = {
   out: undefined,
 };
 
-/** `--quick`: a ~2.5 minute smoke run of every scenario. Explicit flags still win. */
+/** `--quick`: a ~4.5 minute smoke run of every scenario. Explicit flags still win. */
 const QUICK: Partial<BenchOptions> = {
   players: [200],
   seconds: 5,
@@ -100,7 +100,7 @@ const QUICK: Partial<BenchOptions> = {
 
 export const USAGE = `Usage: npx ts-node --transpile-only bench/run.ts [options]   (npm run bench -- [options])
 
-  --quick                  ~2.5 min smoke run (ladder ${QUICK.players?.join(',')}, ${QUICK.seconds} s windows, ${QUICK.slowSeconds} s stall)
+  --quick                  ~4.5 min smoke run (ladder ${QUICK.players?.join(',')}, ${QUICK.seconds} s windows, ${QUICK.slowSeconds} s stall)
   --scenarios LIST         ${SCENARIOS.join(',')} (default: all)
   --peers LIST             ${PEER_NAMES.join(',')} (default: all; nginx is skipped when not installed)
   --protocols LIST         rtmp,flv (default: both; nginx-rtmp has no HTTP-FLV)

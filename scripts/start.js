@@ -3,7 +3,7 @@
 // missing or older than the sources. Nothing but the server stays resident: no Nest CLI, no compiler.
 'use strict';
 const { spawnSync } = require('node:child_process');
-const { readdirSync, statSync } = require('node:fs');
+const { readdirSync, rmSync, statSync } = require('node:fs');
 const { join, resolve } = require('node:path');
 
 const root = resolve(__dirname, '..');
@@ -24,15 +24,20 @@ function newest(path) {
 
 const builtAt = newest(entry);
 if (builtAt === 0 || builtAt < Math.max(...SOURCES.map((name) => newest(join(root, name))))) {
-  process.stderr.write(`livego: ${builtAt === 0 ? 'no build yet' : 'sources changed'}: npm run build\n`);
-  let nest;
+  process.stderr.write(`livego: ${builtAt === 0 ? 'no build yet' : 'sources changed'}: building dist/\n`);
+  let tsc;
   try {
-    nest = require.resolve('@nestjs/cli/bin/nest.js', { paths: [root] });
+    tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
   } catch {
-    process.stderr.write('livego: cannot build: run npm install first (it brings the Nest CLI)\n');
+    process.stderr.write('livego: cannot build: run npm install first (it brings TypeScript)\n');
     process.exit(1);
   }
-  const build = spawnSync(process.execPath, [nest, 'build'], { cwd: root, stdio: 'inherit' });
+  // What `npm run build` (nest build) does, without loading the Nest CLI: a clean dist/, then tsc.
+  rmSync(join(root, 'dist'), { recursive: true, force: true });
+  const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (build.status !== 0 || newest(entry) === 0) {
     process.stderr.write('livego: the build failed\n');
     process.exit(1);

@@ -25,6 +25,8 @@ export interface KeyInfo {
   readonly secret: boolean;
   /** Lists (`server`, `webhooks`): given as JSON text in `.env`, the environment or a flag. */
   readonly list: boolean;
+  /** The default in words, where its value would not read well in the README. */
+  readonly shownDefault?: string;
 }
 
 const KEY_INFO = new WeakMap<z.ZodTypeAny, KeyInfo>();
@@ -33,6 +35,7 @@ const LISTS = new WeakSet<z.ZodTypeAny>();
 
 interface KeyOptions {
   readonly secret?: boolean;
+  readonly shownDefault?: string;
 }
 
 /** One key: a rule, its default (as written in livego.yaml) and its doc line. */
@@ -49,6 +52,7 @@ function key<T extends z.ZodTypeAny>(
     boolean: BOOLEANS.has(schema),
     secret: options.secret ?? false,
     list: LISTS.has(schema),
+    shownDefault: options.shownDefault,
   });
   return declared;
 }
@@ -277,7 +281,7 @@ export const CONFIG_SHAPE = {
   max_connections: key(number(1, 1_000_000, true), 10000, 'RTMP connections held at once; more are refused'),
   max_connections_per_ip: key(number(1, 1_000_000, true), 100, 'RTMP connections one address may hold at once; more are refused'),
   api_cors_origins: key(list(checked(parseOrigin, false), 'origins', false), [], 'origins allowed to call the API from a browser (`*` for any); empty sends no CORS headers'),
-  server: key(appList, [{ appname: 'live', live: true, hls: true, flv: true, api: true }], 'per app: `appname`, `live`, `hls`, `flv`, `api`, `static_push` (RTMP URL prefixes each publish is pushed to)'),
+  server: key(appList, [{ appname: 'live', live: true, hls: true, flv: true, api: true }], 'per app: `appname`, `live`, `hls`, `flv`, `api`, `static_push` (RTMP URL prefixes each publish is pushed to)', { shownDefault: 'one app `live` with `live`, `hls`, `flv`, `api` true' }),
   webhooks: key(list(webhookEntry, 'webhooks {url, events, secret}', false), [], '`url`, `events` (empty = all), `secret`: stream events POSTed as signed JSON', { secret: true }),
   webhook_secret: key(text(), '', 'HMAC key for webhooks without their own `secret`, and for `on_publish`', { secret: true }),
   on_publish: key(checked(parseHttpUrl, true), '', 'URL asked before each publish; any answer but 2xx (or none within 3 s) refuses it', { secret: true }),
@@ -323,7 +327,8 @@ function collectKeys(shape: z.ZodRawShape, prefix: string): ConfigKey[] {
     const info = KEY_INFO.get(schema);
     if (info) return [{ ...info, name: dotted, env: envName(dotted) }];
     const inner: unknown = schema instanceof z.ZodDefault ? schema.removeDefault() : schema;
-    if (inner instanceof z.ZodObject) return collectKeys(inner.shape as z.ZodRawShape, `${dotted}.`);
+    if (inner instanceof z.ZodObject)
+      return collectKeys(inner.shape as z.ZodRawShape, `${dotted}.`);
     throw new Error(`config key ${dotted} is declared without key()`);
   });
 }

@@ -21,8 +21,9 @@ export class HttpReceiver {
 
   /** Starts on a free loopback port; `path` is appended to the URL (`/hook`). */
   static async start(path = '/hook'): Promise<HttpReceiver> {
-    let receiver: HttpReceiver | undefined;
+    const holder: { receiver?: HttpReceiver } = {};
     const server = createServer((request, response) => {
+      const receiver = holder.receiver;
       let body = '';
       request.on('data', (chunk: Buffer) => (body += chunk.toString()));
       request.on('end', () => {
@@ -36,11 +37,11 @@ export class HttpReceiver {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    receiver = new HttpReceiver(
+    holder.receiver = new HttpReceiver(
       server,
       `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`,
     );
-    return receiver;
+    return holder.receiver;
   }
 
   /** Event names of the JSON bodies received so far (webhook deliveries). */

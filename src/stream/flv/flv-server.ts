@@ -1,10 +1,16 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { listenOn } from '../../common/listen';
 import { AppConfig, findApp } from '../../config/app-config';
 import { AdmissionHooks } from '../../events/admission-hooks';
 import { countMediaBytes, LiveStream, SessionInfo, StreamSubscriber } from '../live-stream';
-import { acceptMediaRequest, answerJson, closeHttpServer, decodePathSegment } from '../media-http';
+import {
+  acceptMediaRequest,
+  answerJson,
+  closeHttpServer,
+  createMediaServer,
+  decodePathSegment,
+} from '../media-http';
 import { StatItem, StatSnapshot, StatsService } from '../stats/stats.service';
 import { PlayerOutput } from '../player-output';
 import { newSessionId, StreamRegistry } from '../stream-registry';
@@ -72,8 +78,9 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly stats: StatsService,
     private readonly hooks: AdmissionHooks,
   ) {
-    this.server = createServer((request, response) => this.handle(request, response));
-    this.server.keepAliveTimeout = 5000;
+    this.server = createMediaServer('http-flv', config, this.logger, (request, response) =>
+      this.handle(request, response),
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {

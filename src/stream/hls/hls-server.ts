@@ -1,4 +1,4 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
   Injectable,
   Logger,
@@ -13,7 +13,13 @@ import { StreamEvent } from '../../events/stream-events';
 import { AppConfig, findApp } from '../../config/app-config';
 import { traffic } from '../../metrics/traffic';
 import { LiveStream, SessionInfo, StreamSubscriber } from '../live-stream';
-import { acceptMediaRequest, answerJson, closeHttpServer, decodePathSegment } from '../media-http';
+import {
+  acceptMediaRequest,
+  answerJson,
+  closeHttpServer,
+  createMediaServer,
+  decodePathSegment,
+} from '../media-http';
 import { StatsService } from '../stats/stats.service';
 import { newSessionId, StreamRegistry } from '../stream-registry';
 import { StreamPacket } from '../stream-packet';
@@ -55,8 +61,9 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
     private readonly hooks: AdmissionHooks,
     private readonly events: StreamEventBus,
   ) {
-    this.server = createServer((request, response) => this.handle(request, response));
-    this.server.keepAliveTimeout = 10_000;
+    this.server = createMediaServer('hls', config, this.logger, (request, response) =>
+      this.handle(request, response),
+    );
   }
 
   onModuleInit(): void {

@@ -2,6 +2,7 @@ import { AmfValue, encodeAmf0 } from './helpers/amf0';
 import { MiB, rssBytes } from './helpers/proc';
 import { RawRtmpClient } from './helpers/rtmp-client';
 import { ServerProcess, startServer } from './helpers/server';
+import { sleep } from './helpers/wait';
 import {
   Bystanders,
   commandMessage,
@@ -139,13 +140,36 @@ describe('hostile RTMP input', () => {
       await expectRefused((peer) => open(peer, 65), /more than 64 chunk streams/);
     });
 
-    it('closes when unfinished messages on many chunk streams would pin memory', async () => {
-      // Each chunk stream starts a 8 MiB message and sends its first 128-byte chunk only: the library
-      // would allocate 8 MiB per chunk stream (480 MiB here) and keep it.
-      await expectRefused((peer) => {
-        for (let csid = 4; csid < 64; csid++) {
-          const header = messageHeader(csid, MessageType.SharedObjectAmf0, MAX_MESSAGE_SIZE);
-          peer.send(Buffer.concat([header, Buffer.alloc(128, 0x55)]));
+    it('holds only what was sent of messages declared on many chunk streams', async () => {
+      // Each chunk stream declares an 8 MiB message and sends its first 128-byte chunk only: a reader
+      // that allocated what a header declares would hold 8 MiB per chunk stream (480 MiB here).
+      const peer = await HostilePeer.handshake(port);
+      for (let csid = 4; csid < 64; csid++) {
+        const header = messageHeader(csid, MessageType.SharedObjectAmf0, MAX_MESSAGE_SIZE);
+        peer.send(Buffer.concat([header, Buffer.alloc(128, 0x55)]));
+      }
+      await sleep(500);
+      expect(peer.isClosed).toBe(false);
+      expectRssWithin(server, baselineRss);
+      peer.close();
+    });
+
+    it('closes when unfinished messages on several chunk streams exceed twice max_message_size', async () => {
+      // Three 8 MiB messages, each sent up to 6 MiB: 18 MiB unfinished, above the 16 MiB a connection
+      // may hold.
+      await expectRefused(async (peer) => {
+        for (let csid = 4; csid < 7 && !peer.isClosed; csid++) {
+          const chunk = Buffer.concat([Buffer.from([0xc0 | csid]), Buffer.alloc(128, 0x55)]);
+          const batch = Buffer.concat(Array<Buffer>(512).fill(chunk)); // 64 KiB of payload
+          await peer.write(
+            Buffer.concat([
+              messageHeader(csid, MessageType.SharedObjectAmf0, MAX_MESSAGE_SIZE),
+              Buffer.alloc(128, 0x55),
+            ]),
+          );
+          for (let sent = 128; sent < 6 * MiB && !peer.isClosed; sent += 512 * 128) {
+            await peer.write(batch);
+          }
         }
       }, /unfinished messages on several chunk streams exceed 16777216 bytes/);
     });

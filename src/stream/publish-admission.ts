@@ -1,3 +1,4 @@
+import { peerText } from '../common/peer-text';
 import { Injectable } from '@nestjs/common';
 import { errorText } from '../common/errors';
 import { isValidName } from '../common/names';
@@ -67,7 +68,7 @@ export class PublishAdmission {
   private async decide(app: string, name: string, peer: Peer): Promise<Admission> {
     const entry = findApp(this.config, app);
     if (!entry || !entry.live)
-      return refuse('app', `application "${app}" does not accept publishing`);
+      return refuse('app', `application "${peerText(app)}" does not accept publishing`);
     if (!isValidName(name)) return refuse('name', 'invalid stream name');
     let room: string | undefined;
     try {

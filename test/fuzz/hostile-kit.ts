@@ -155,6 +155,14 @@ export function isKeyframe(payload: Buffer): boolean {
   return payload.length > 0 && payload[0] >> 4 === 1;
 }
 
+let loopbackHosts = 0;
+
+/** A loopback address no earlier peer of this process used (127.1.0.1, 127.1.0.2, ...). */
+export function nextLoopbackAddress(): string {
+  const n = ++loopbackHosts + ((process.pid % 64) << 16);
+  return `127.${1 + (n >> 16)}.${(n >> 8) & 0xff}.${n & 0xff || 1}`;
+}
+
 /**
  * A TCP peer that sends whatever it is told, never answers, and records what the server sent and
  * whether it closed the connection.
@@ -165,12 +173,12 @@ export class HostilePeer {
   /** Whether received bytes are kept for `bytes` (turn off for peers that receive hundreds of MiB). */
   keepBytes = true;
   readonly closed: Promise<void>;
-  /** `127.0.0.1:<port>`: how the server names this peer in its log. */
+  /** `127.a.b.c:<port>`: how the server names this peer in its log. */
   readonly address: string;
   private inbox: Buffer[] = [];
 
   private constructor(readonly socket: Socket) {
-    this.address = `127.0.0.1:${socket.localPort ?? 0}`;
+    this.address = `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`;
     socket.on('data', (data: Buffer) => {
       this.received += data.length;
       if (this.keepBytes) this.inbox.push(data);
@@ -184,9 +192,14 @@ export class HostilePeer {
     );
   }
 
-  static async open(port: number): Promise<HostilePeer> {
+  /**
+   * Connects from `from`, or from a loopback address of its own (127.0.0.0/8 is all loopback on Linux):
+   * each peer is a different address to the server, as separate attackers are, so per-address limits
+   * and the per-address refusal log treat the cases of a file independently.
+   */
+  static async open(port: number, from = nextLoopbackAddress()): Promise<HostilePeer> {
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = netConnect({ host: '127.0.0.1', port }, () => resolve(s));
+      const s = netConnect({ host: '127.0.0.1', port, localAddress: from }, () => resolve(s));
       s.once('error', reject);
     });
     socket.setNoDelay(true);
@@ -194,8 +207,8 @@ export class HostilePeer {
   }
 
   /** Opens a connection and completes the simple handshake. */
-  static async handshake(port: number): Promise<HostilePeer> {
-    const peer = await HostilePeer.open(port);
+  static async handshake(port: number, from?: string): Promise<HostilePeer> {
+    const peer = await HostilePeer.open(port, from);
     peer.send(c0c1());
     await waitFor(
       async () => (peer.received >= 1 + 2 * HANDSHAKE_BYTES ? true : undefined),

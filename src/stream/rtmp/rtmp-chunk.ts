@@ -16,9 +16,7 @@ function chunkStreamFor(type: PacketType): number {
 }
 
 /**
- * One RTMP message as chunks (RTMP spec 5.3): a type-0 chunk, then type-3 continuation chunks every
- * `chunkSize` bytes, each repeating the extended timestamp when one is used (as FFmpeg and Flash expect).
- * Timestamps are unsigned 32-bit and wrap.
+ * One media or data message for a player, on the chunk stream used for its kind (see encodeChunks).
  */
 export function encodeRtmpMessage(
   type: PacketType,
@@ -27,7 +25,22 @@ export function encodeRtmpMessage(
   payload: Buffer,
   chunkSize: number,
 ): Buffer {
-  const csid = chunkStreamFor(type);
+  return encodeChunks(chunkStreamFor(type), type, timestamp, streamId, payload, chunkSize);
+}
+
+/**
+ * One RTMP message as chunks (RTMP spec 5.3): a type-0 chunk, then type-3 continuation chunks every
+ * `chunkSize` bytes, each repeating the extended timestamp when one is used (as FFmpeg and Flash expect).
+ * Timestamps are unsigned 32-bit and wrap. `csid` is 2..63 (a one-byte basic header).
+ */
+export function encodeChunks(
+  csid: number,
+  type: number,
+  timestamp: number,
+  streamId: number,
+  payload: Buffer,
+  chunkSize: number,
+): Buffer {
   const time = timestamp >>> 0;
   const extended = time >= EXTENDED_TIMESTAMP_MARKER;
   const extra = extended ? EXTENDED_TIMESTAMP_BYTES : 0;

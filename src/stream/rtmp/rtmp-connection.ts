@@ -4,6 +4,7 @@ import { errorText } from '../../common/errors';
 import { AdmissionHooks } from '../../events/admission-hooks';
 import { traffic } from '../../metrics/traffic';
 import { isValidName } from '../../common/names';
+import { peerText, RefusalLog } from '../../common/peer-text';
 import { AppConfig, findApp } from '../../config/app-config';
 import {
   countMediaBytes,
@@ -27,7 +28,15 @@ export interface RtmpConnectionContext {
   readonly admission: PublishAdmission;
   readonly hooks: AdmissionHooks;
   readonly logger: Logger;
+  /** Warnings about what peers did wrong, bounded per address. */
+  readonly refusals: RefusalLog;
 }
+
+/**
+ * Bytes queued for a peer that does not play (handshake, commands, a publisher's acknowledgements): what
+ * it asked for is small, so a peer with this much unread is not reading at all.
+ */
+export const MAX_PENDING_OUTPUT_BYTES = 1024 * 1024;
 
 /**
  * One RTMP or RTMPS connection: the protocol engine fed from the socket, then either a publisher of one
@@ -45,6 +54,8 @@ export class RtmpConnection implements StreamSubscriber {
   private publisher: Publisher | undefined;
   private output: PlayerOutput | undefined;
   private readonly firstCommandTimer: NodeJS.Timeout;
+  /** Armed while output waits in our queue and the peer is not a player; cleared on drain. */
+  private writeTimer: NodeJS.Timeout | undefined;
   readonly since = new Date();
   /** Set once this connection plays: what stats show of it. */
   session: SessionInfo | undefined;
@@ -77,6 +88,7 @@ export class RtmpConnection implements StreamSubscriber {
     socket.setNoDelay(true);
     socket.setTimeout(readTimeoutMs);
     socket.on('timeout', () => this.onIdle());
+    socket.on('drain', () => this.onDrain());
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('error', (error) =>
       this.context.logger.debug(`${this.remoteAddress}: ${error.message}`),
@@ -87,8 +99,7 @@ export class RtmpConnection implements StreamSubscriber {
   /** Closes the connection; `reason` is logged at warn when the peer did something wrong. */
   close(reason?: string): void {
     if (this.state === 'closed') return;
-    if (reason)
-      this.context.logger.warn(`${this.scheme} ${this.remoteAddress}: ${reason}; closing`);
+    if (reason) this.warn(reason, 'closing');
     this.socket.end();
     this.socket.destroySoon();
     setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -120,7 +131,39 @@ export class RtmpConnection implements StreamSubscriber {
   }
 
   private send(bytes: Buffer): void {
-    if (!this.socket.destroyed) this.socket.write(bytes);
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.write(bytes);
+    // A player's queue is bounded by its PlayerOutput; every other peer gets this bound and write_timeout.
+    if (this.output || socket.writableLength === 0) return;
+    if (socket.writableLength > MAX_PENDING_OUTPUT_BYTES) {
+      this.close(`peer does not read: more than ${MAX_PENDING_OUTPUT_BYTES} bytes unread`);
+    } else if (!this.writeTimer) {
+      this.writeTimer = setTimeout(
+        () => this.close('peer stopped reading for longer than write_timeout'),
+        this.context.config.write_timeout * 1000,
+      );
+      this.writeTimer.unref();
+    }
+  }
+
+  private onDrain(): void {
+    clearTimeout(this.writeTimer);
+    this.writeTimer = undefined;
+  }
+
+  /**
+   * A warning about this peer, through the per-address refusal log; `reason` is our own text (peer
+   * strings in it went through peerText, in quotes); neither its quoted parts nor its digits make
+   * it a new kind of refusal.
+   */
+  private warn(reason: string, outcome: string): void {
+    const host = this.socket.remoteAddress ?? '?';
+    this.context.refusals.warn(
+      host,
+      reason.replace(/"[^"]*"/g, '""').replace(/\d+/g, '#'),
+      `${this.scheme} ${this.remoteAddress}: ${reason}; ${outcome}`,
+    );
   }
 
   private onData(data: Buffer): void {
@@ -166,9 +209,7 @@ export class RtmpConnection implements StreamSubscriber {
     });
     if (this.state !== 'admitting') return; // closed while the key was checked
     if (!admission.admitted) {
-      this.context.logger.warn(
-        `${this.scheme} ${this.remoteAddress}: publish on "${this.app}" refused: ${admission.reason}`,
-      );
+      this.warn(`publish on "${peerText(this.app)}" refused: ${admission.reason}`, 'closing');
       this.protocol.refusePublish(streamId, admission.code, admission.reason);
       this.close();
       return;
@@ -215,9 +256,7 @@ export class RtmpConnection implements StreamSubscriber {
     }
     const entry = findApp(this.context.config, this.app);
     if (!entry || !entry.live || !isValidName(name)) {
-      this.context.logger.warn(
-        `${this.scheme} ${this.remoteAddress}: play of "${this.app}/${name}" refused`,
-      );
+      this.warn(`play of "${peerText(`${this.app}/${name}`)}" refused`, 'closing');
       this.protocol.refusePlay(
         streamId,
         'NetStream.Play.StreamNotFound',
@@ -273,6 +312,7 @@ export class RtmpConnection implements StreamSubscriber {
     const wasPublishing = this.state === 'publishing';
     this.state = 'closed';
     clearTimeout(this.firstCommandTimer);
+    clearTimeout(this.writeTimer);
     this.output?.close();
     const { stream, publisher } = this;
     if (!stream) return;

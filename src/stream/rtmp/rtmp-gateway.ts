@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import nmsLogger from 'node-media-server/src/core/logger.js';
 import { listenOn } from '../../common/listen';
+import { RefusalLog } from '../../common/peer-text';
 import { AdmissionHooks } from '../../events/admission-hooks';
 import { AppConfig } from '../../config/app-config';
 import { ListenAddress } from '../../config/listen-address';
@@ -17,11 +17,6 @@ import { RtmpConnection, RtmpConnectionContext } from './rtmp-connection';
  * with Redis); this catches one missed while an instance was cut off from Redis (SPEC §3: within 5 s).
  */
 const KEY_RECHECK_INTERVAL_MS = 2000;
-/**
- * A refusal costs a flood nothing, so refusals are logged at most this often, with a count of the ones
- * in between: a flood must not turn into a flood of log lines (a slow log pipe blocks the process).
- */
-const REFUSAL_LOG_INTERVAL_MS = 1000;
 
 /**
  * Owns the RTMP and RTMPS listeners (`rtmp_addr`, TLS when `enable_rtmps`; optional `rtmps_addr`) and
@@ -32,11 +27,12 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly logger = new Logger(RtmpGateway.name);
   private readonly servers: Server[] = [];
   private readonly connections = new Set<RtmpConnection>();
+  /** Open connections per remote address (max_connections_per_ip). */
+  private readonly perAddress = new Map<string, number>();
+  private readonly refusals = new RefusalLog(this.logger);
   private readonly context: RtmpConnectionContext;
   private unsubscribe: (() => void) | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
-  private refusedUnlogged = 0;
-  private lastRefusalLog = 0;
 
   constructor(
     private readonly config: AppConfig,
@@ -45,11 +41,17 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
     admission: PublishAdmission,
     hooks: AdmissionHooks,
   ) {
-    this.context = { config, registry, admission, hooks, logger: this.logger };
+    this.context = {
+      config,
+      registry,
+      admission,
+      hooks,
+      logger: this.logger,
+      refusals: this.refusals,
+    };
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.routeLibraryLogs();
     const { config } = this;
     if (config.rtmp_addr) {
       await this.listen(config.rtmp_addr, 'rtmp_addr', config.enable_rtmps);
@@ -101,30 +103,33 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private accept(socket: Socket, scheme: 'rtmp' | 'rtmps'): void {
-    if (this.connections.size >= this.config.max_connections) {
-      this.logRefusal(socket, scheme);
+    const host = socket.remoteAddress ?? '?';
+    const held = this.perAddress.get(host) ?? 0;
+    const { max_connections, max_connections_per_ip } = this.config;
+    let refusal: string | undefined;
+    if (this.connections.size >= max_connections) {
+      refusal = `max_connections ${max_connections} reached`;
+    } else if (held >= max_connections_per_ip) {
+      refusal = `max_connections_per_ip ${max_connections_per_ip} reached`;
+    }
+    if (refusal) {
+      this.refusals.warn(
+        host,
+        refusal,
+        `${scheme} ${host}:${socket.remotePort ?? 0}: refused, ${refusal}`,
+      );
       socket.destroy();
       return;
     }
+    this.perAddress.set(host, held + 1);
     const connection = new RtmpConnection(socket, scheme, this.context);
     this.connections.add(connection);
-    socket.once('close', () => this.connections.delete(connection));
-  }
-
-  private logRefusal(socket: Socket, scheme: 'rtmp' | 'rtmps'): void {
-    const now = Date.now();
-    if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) {
-      this.refusedUnlogged++;
-      return;
-    }
-    const others = this.refusedUnlogged
-      ? ` (and ${this.refusedUnlogged} more since the last one)`
-      : '';
-    this.logger.warn(
-      `${scheme} ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}: refused, max_connections ${this.config.max_connections} reached${others}`,
-    );
-    this.lastRefusalLog = now;
-    this.refusedUnlogged = 0;
+    socket.once('close', () => {
+      this.connections.delete(connection);
+      const left = (this.perAddress.get(host) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(host, left);
+      else this.perAddress.delete(host);
+    });
   }
 
   private async recheckKeys(): Promise<void> {
@@ -143,11 +148,5 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
         // The store is unreachable: live publishers keep going; new publishes are refused meanwhile.
       }
     }
-  }
-
-  /** node-media-server logs through its own console logger at debug level; send it to ours, at debug. */
-  private routeLibraryLogs(): void {
-    const libraryLogger = new Logger('node-media-server');
-    nmsLogger.log = (message: unknown) => libraryLogger.debug(String(message));
   }
 }

@@ -2,6 +2,7 @@ import { createServer, IncomingMessage, Server, ServerResponse, STATUS_CODES } f
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Logger } from '@nestjs/common';
+import { peerText, RefusalLog } from '../common/peer-text';
 import { AppConfig } from '../config/app-config';
 
 /**
@@ -14,12 +15,6 @@ const MAX_HEADER_SIZE_BYTES = 16 * 1024;
  * hold a connection for that long past `read_timeout`.
  */
 const DEADLINE_CHECK_INTERVAL_MS = 1000;
-/** A refusal costs a flood nothing: one address gets one line, then a count, per this window. */
-const REFUSAL_LOG_WINDOW_MS = 60_000;
-/** Addresses with an open window; beyond it, further addresses share one. */
-const MAX_REFUSING_ADDRESSES = 10_000;
-/** Longest piece of peer-sent text a log line carries. */
-const PEER_TEXT_MAX_CHARS = 200;
 
 /** Which media listener a log line is about, as the line names it. */
 export type MediaProtocol = 'http-flv' | 'hls';
@@ -172,51 +167,4 @@ function clientErrorVerdict(
   if (code === 'HPE_HEADER_OVERFLOW')
     return { status: 431, reason: `request headers over ${MAX_HEADER_SIZE_BYTES} bytes` };
   return { status: 400, reason: `malformed request (${peerText(code ?? 'unknown')})` };
-}
-
-/**
- * Text a peer chose, safe for one log line: anything but printable ASCII, quotes and backslashes
- * escaped, cut to PEER_TEXT_MAX_CHARS.
- */
-function peerText(text: string): string {
-  const cut = text.length > PEER_TEXT_MAX_CHARS;
-  const escaped = text
-    .slice(0, PEER_TEXT_MAX_CHARS)
-    .replace(
-      /[^\x20-\x7e]|["\\]/g,
-      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    );
-  return cut ? `${escaped}…` : escaped;
-}
-
-/**
- * Refusal warnings bounded per address: the first is logged at once, the ones after it in the next
- * minute are counted by kind and reported in one line when the minute ends. A flood of refused
- * connections cannot become a flood of log lines (a slow log pipe blocks the whole process).
- */
-class RefusalLog {
-  private readonly windows = new Map<string, Map<string, number>>();
-
-  constructor(private readonly logger: Logger) {}
-
-  /** Logs `line` unless `address` already had a line this minute; `kind` is fixed text, never peer text. */
-  warn(address: string, kind: string, line: string): void {
-    let key = address;
-    if (!this.windows.has(key) && this.windows.size >= MAX_REFUSING_ADDRESSES)
-      key = 'other addresses';
-    const held = this.windows.get(key);
-    if (held) {
-      held.set(kind, (held.get(kind) ?? 0) + 1);
-      return;
-    }
-    this.logger.warn(line);
-    const counts = new Map<string, number>();
-    this.windows.set(key, counts);
-    setTimeout(() => {
-      this.windows.delete(key);
-      if (counts.size === 0) return;
-      const summary = [...counts].map(([what, count]) => `${count} × ${what}`).join(', ');
-      this.logger.warn(`${peerText(key)}: ${summary} in the last minute (not logged one by one)`);
-    }, REFUSAL_LOG_WINDOW_MS).unref();
-  }
 }

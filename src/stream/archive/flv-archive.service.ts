@@ -59,11 +59,11 @@ class FlvArchive implements StreamSubscriber {
     this.close();
   }
 
+  /** Ends the file; `done` resolves once it is on disk. A second call (shutdown after unpublish) waits too. */
   close(): void {
     const out = this.out;
     this.out = undefined;
     if (out) out.end();
-    else this.markDone(false);
   }
 
   private fail(reason: string): void {

@@ -133,17 +133,20 @@ export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
     const { path } = file;
     const archive = new FlvArchive(path, file.fd, this.logger);
     this.open.add(archive);
-    // `done` never rejects (disk failures resolve it with false).
-    void archive.done.then((complete) => {
-      this.open.delete(archive);
-      this.logger.log(`archive ${path} closed`);
-      this.events.emit(StreamEvent.ArchiveFinished, {
-        app: stream.app,
-        room: stream.room,
-        path,
-        complete,
-      });
-    });
+    archive.done
+      .then((complete) => {
+        this.open.delete(archive);
+        this.logger.log(`archive ${path} closed`);
+        this.events.emit(StreamEvent.ArchiveFinished, {
+          app: stream.app,
+          room: stream.room,
+          path,
+          complete,
+        });
+      })
+      .catch((error: unknown) =>
+        this.logger.error(`archive ${path}: closing failed: ${errorText(error)}`),
+      );
     return archive;
   }
 }

@@ -24,7 +24,9 @@ function newest(path) {
 
 const builtAt = newest(entry);
 if (builtAt === 0 || builtAt < Math.max(...SOURCES.map((name) => newest(join(root, name))))) {
-  process.stderr.write(`livego: ${builtAt === 0 ? 'no build yet' : 'sources changed'}: building dist/\n`);
+  process.stderr.write(
+    `livego: ${builtAt === 0 ? 'no build yet' : 'sources changed'}: building dist/\n`,
+  );
   let tsc;
   try {
     tsc = require.resolve('typescript/bin/tsc', { paths: [root] });

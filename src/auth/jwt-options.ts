@@ -26,9 +26,7 @@ export function jwtOptions(config: AppConfig): ApiJwtOptions {
   if (!options) {
     const algorithm = config.jwt.algorithm;
     options = {
-      secret: createSecretKey(
-        config.jwt.secret ? Buffer.from(config.jwt.secret) : randomBytes(32),
-      ),
+      secret: createSecretKey(config.jwt.secret ? Buffer.from(config.jwt.secret) : randomBytes(32)),
       signOptions: { algorithm },
       verifyOptions: { algorithms: [algorithm], clockTolerance: JWT_CLOCK_TOLERANCE_SECONDS },
     };

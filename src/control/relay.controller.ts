@@ -29,7 +29,8 @@ export class RelayController {
     @RequestParam('name', StreamNamePipe) name: string,
     @RequestParam('url', RtmpUrlPipe) url: RtmpUrl | undefined,
   ): ApiEnvelope<RelayInfo | string> {
-    if (oper === 'start') return envelope(200, this.relays.startPull(app, name, required(url, 'url')));
+    if (oper === 'start')
+      return envelope(200, this.relays.startPull(app, name, required(url, 'url')));
     this.relays.stopPull(app, name);
     return envelope(200, 'Ok');
   }

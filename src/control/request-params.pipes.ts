@@ -16,7 +16,8 @@ export class NamePipe implements PipeTransform<string | undefined, string> {
     if (value === undefined || value === '') {
       throw new InvalidParameterError(`${this.param} is required; it ${NAME_RULE}`);
     }
-    if (!isValidName(value)) throw new InvalidParameterError(`invalid ${this.param}: it ${NAME_RULE}`);
+    if (!isValidName(value))
+      throw new InvalidParameterError(`invalid ${this.param}: it ${NAME_RULE}`);
     return value;
   }
 }
@@ -52,7 +53,9 @@ export class StreamFilterPipe implements PipeTransform<string | undefined, strin
     if (value === undefined || value === '') return undefined;
     const parts = value.split('/');
     if (parts.length > 2 || !parts.every(isValidName)) {
-      throw new InvalidParameterError(`invalid room: give room or app/room, where each ${NAME_RULE}`);
+      throw new InvalidParameterError(
+        `invalid room: give room or app/room, where each ${NAME_RULE}`,
+      );
     }
     return value;
   }

@@ -38,7 +38,9 @@ export class StatController {
     players: [],
   })
   @ApiEnvelopeDoc(404, 'the room has no publisher', 'room not found or inactive')
-  livestat(@RequestParam('room', StreamFilterPipe) room: string | undefined): ApiEnvelope<StatSnapshot> {
+  livestat(
+    @RequestParam('room', StreamFilterPipe) room: string | undefined,
+  ): ApiEnvelope<StatSnapshot> {
     const snapshot = this.stats.snapshot(room);
     if (!snapshot) throw new RoomNotFoundError('room not found or inactive');
     return envelope(200, snapshot);

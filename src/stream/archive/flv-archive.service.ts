@@ -1,4 +1,11 @@
-import { accessSync, constants, createWriteStream, mkdirSync, openSync, WriteStream } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  createWriteStream,
+  mkdirSync,
+  openSync,
+  WriteStream,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { errorText } from '../../common/errors';
@@ -169,5 +176,7 @@ function createArchiveFile(dir: string, room: string, unix: number): { path: str
       }
     }
   }
-  throw new Error(`more than ${MAX_ARCHIVES_PER_SECOND} archives of ${room} in one second in ${dir}`);
+  throw new Error(
+    `more than ${MAX_ARCHIVES_PER_SECOND} archives of ${room} in one second in ${dir}`,
+  );
 }

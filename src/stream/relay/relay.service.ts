@@ -1,5 +1,10 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ConflictError, errorText, InvalidParameterError, NotFoundError } from '../../common/errors';
+import {
+  ConflictError,
+  errorText,
+  InvalidParameterError,
+  NotFoundError,
+} from '../../common/errors';
 import { parseRtmpUrl, RtmpUrl } from '../../common/urls';
 import { AppConfig, findApp } from '../../config/app-config';
 import { StreamEventBus } from '../../events/stream-event-bus';

@@ -44,6 +44,8 @@ const INITIAL_MESSAGE_BUFFER_BYTES = 16 * 1024;
 const MAX_CHUNK_HEADER_BYTES = 18;
 const MESSAGE_HEADER_BYTES = [11, 7, 3, 0] as const;
 const EXTENDED_TIMESTAMP = 0xffffff;
+/** Below this, bytes are copied one by one: cheaper than a native copy call. */
+const SMALL_COPY_BYTES = 32;
 
 interface ChunkStream {
   /** Absolute timestamp of the last message header, and the delta type-3 chunks of a new message add. */
@@ -80,6 +82,9 @@ export class RtmpChunkReader {
   /** The chunk whose payload is being read, and how many of its bytes are still to come. */
   private current: ChunkStream | undefined;
   private currentLeft = 0;
+  /** The chunk stream of the last chunk (csid below 64), for the one-byte continuation fast path. */
+  private last: ChunkStream | undefined;
+  private lastCsid = -1;
   private held = 0;
 
   constructor(
@@ -98,6 +103,23 @@ export class RtmpChunkReader {
     while (offset < data.length) {
       if (this.current) {
         offset += this.readPayload(data, offset);
+        continue;
+      }
+      // The common case, and the one a peer repeats most at a small chunk size: a one-byte type-3
+      // header continuing the message of the last chunk stream. Handled without a header object.
+      const byte = data[offset];
+      const last = this.last;
+      if (
+        !this.partial &&
+        byte >> 6 === 3 &&
+        last !== undefined &&
+        (byte & 0x3f) === this.lastCsid &&
+        last.payload !== undefined &&
+        !last.extended
+      ) {
+        offset++;
+        this.current = last;
+        this.currentLeft = Math.min(this.chunkSize, last.length - last.received);
         continue;
       }
       let header: ChunkHeader | undefined;
@@ -182,6 +204,8 @@ export class RtmpChunkReader {
       this.startMessage(stream, header);
     }
     if (header.fmt <= 2) stream.extended = header.extended;
+    this.last = stream;
+    this.lastCsid = header.csid;
     this.current = stream;
     this.currentLeft = Math.min(this.chunkSize, stream.length - stream.received);
     if (this.currentLeft === 0) this.finishChunk(stream);
@@ -250,7 +274,11 @@ export class RtmpChunkReader {
       payload.copy(grown, 0, 0, stream.received);
       payload = stream.payload = grown;
     }
-    data.copy(payload, stream.received, offset, offset + bytes);
+    if (bytes <= SMALL_COPY_BYTES) {
+      for (let i = 0; i < bytes; i++) payload[stream.received + i] = data[offset + i];
+    } else {
+      data.copy(payload, stream.received, offset, offset + bytes);
+    }
     stream.received = needed;
     this.currentLeft -= bytes;
     if (this.currentLeft === 0) this.finishChunk(stream);

@@ -8,6 +8,7 @@ import {
   expectRssWithin,
   expectServiceWorks,
   HostilePeer,
+  nextLoopbackAddress,
   warningsFor,
 } from './fuzz/hostile-kit';
 
@@ -44,7 +45,9 @@ describe('connection flood', () => {
     const port = server.ports.rtmp_addr;
     const before = bystanders.received;
     const flood: HostilePeer[] = [];
-    for (let i = 0; i < FLOOD_SOCKETS; i++) flood.push(await HostilePeer.open(port));
+    // One attacker: every flood socket from one address.
+    const from = nextLoopbackAddress();
+    for (let i = 0; i < FLOOD_SOCKETS; i++) flood.push(await HostilePeer.open(port, from));
     // The two bystanders hold 2 of the 50 places: 48 flood sockets are accepted, the rest refused.
     const accepted = MAX_CONNECTIONS - 2;
     await waitFor(

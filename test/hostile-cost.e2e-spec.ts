@@ -1,6 +1,6 @@
 import { encodeAmf0 } from './helpers/amf0';
 import { DecodingViewer, LatencyProbe } from './helpers/bystander';
-import { publish, Publisher } from './helpers/media';
+import { publish, Publisher, selfSignedCertificate } from './helpers/media';
 import { MiB, rssBytes } from './helpers/proc';
 import { ServerProcess, startServer } from './helpers/server';
 import { sleep, waitFor } from './helpers/wait';
@@ -268,6 +268,36 @@ describe('cost of hostile RTMP peers', () => {
     );
     expect(refusals.length).toBeGreaterThan(0);
     expect(refusals.length).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('cost of hostile RTMPS peers', () => {
+  it('counts TCP connections against max_connections_per_ip before their TLS handshakes', async () => {
+    const { cert, key } = selfSignedCertificate();
+    const server = await startServer({
+      args: [
+        '--enable_rtmps=true',
+        `--rtmps_cert=${cert}`,
+        `--rtmps_key=${key}`,
+        '--max_connections_per_ip=5',
+      ],
+    });
+    try {
+      const from = nextLoopbackAddress();
+      const peers: HostilePeer[] = [];
+      // TCP only, no ClientHello: each would cost a TLS handshake if it were let through.
+      for (let i = 0; i < 15; i++) peers.push(await HostilePeer.open(server.ports.rtmp_addr, from));
+      await sleep(500);
+      expect(peers.filter((peer) => !peer.isClosed)).toHaveLength(5);
+      for (const peer of peers) peer.close();
+      const refusals = warningsFor(server, from).filter((line) =>
+        /max_connections_per_ip 5/.test(line),
+      );
+      expect(refusals.length).toBeGreaterThan(0);
+      expect(refusals.length).toBeLessThanOrEqual(3);
+    } finally {
+      await server.stop();
+    }
   });
 });
 

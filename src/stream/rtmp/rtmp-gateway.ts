@@ -3,7 +3,7 @@ import { createServer, Server, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { listenOn } from '../../common/listen';
-import { RefusalLog } from '../../common/peer-text';
+import { peerText, RefusalLog } from '../../common/peer-text';
 import { AdmissionHooks } from '../../events/admission-hooks';
 import { AppConfig } from '../../config/app-config';
 import { ListenAddress } from '../../config/listen-address';
@@ -27,7 +27,8 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly logger = new Logger(RtmpGateway.name);
   private readonly servers: Server[] = [];
   private readonly connections = new Set<RtmpConnection>();
-  /** Open connections per remote address (max_connections_per_ip). */
+  /** TCP connections open (max_connections), and per remote address (max_connections_per_ip). */
+  private open = 0;
   private readonly perAddress = new Map<string, number>();
   private readonly refusals = new RefusalLog(this.logger);
   private readonly context: RtmpConnectionContext;
@@ -81,7 +82,6 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async listen(address: ListenAddress, key: string, secure: boolean): Promise<void> {
     const scheme = secure ? 'rtmps' : 'rtmp';
-    const accept = (socket: Socket) => this.accept(socket, scheme);
     const server = secure
       ? createTlsServer(
           {
@@ -89,25 +89,38 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
             key: readFileSync(this.config.rtmps_key),
             handshakeTimeout: this.config.read_timeout * 1000,
           },
-          accept,
+          (socket: Socket) => this.accept(socket, scheme),
         )
-      : createServer(accept);
-    server.on('tlsClientError', (error: Error, socket: Socket) =>
-      this.logger.warn(
-        `rtmps ${socket.remoteAddress ?? '?'}: TLS handshake failed: ${error.message}`,
-      ),
-    );
+      : createServer((socket) => {
+          if (this.admit(socket, scheme)) this.accept(socket, scheme);
+        });
+    if (secure) {
+      // Counted as TCP connections, before their TLS handshakes cost anything.
+      server.on('connection', (socket: Socket) => this.admit(socket, scheme));
+    }
+    server.on('tlsClientError', (error: Error, socket: Socket) => {
+      const host = socket.remoteAddress ?? '?';
+      this.refusals.warn(
+        host,
+        'TLS handshake failed',
+        `rtmps ${host}:${socket.remotePort ?? 0}: TLS handshake failed: ${peerText(error.message)}`,
+      );
+    });
     await listenOn(server, address, key);
     this.servers.push(server);
     this.logger.log(`${scheme.toUpperCase()} listening on ${address.text}`);
   }
 
-  private accept(socket: Socket, scheme: 'rtmp' | 'rtmps'): void {
+  /**
+   * Counts a new TCP connection against max_connections and max_connections_per_ip, or refuses it at
+   * once (before a byte is read). Returns whether it was admitted.
+   */
+  private admit(socket: Socket, scheme: 'rtmp' | 'rtmps'): boolean {
     const host = socket.remoteAddress ?? '?';
     const held = this.perAddress.get(host) ?? 0;
     const { max_connections, max_connections_per_ip } = this.config;
     let refusal: string | undefined;
-    if (this.connections.size >= max_connections) {
+    if (this.open >= max_connections) {
       refusal = `max_connections ${max_connections} reached`;
     } else if (held >= max_connections_per_ip) {
       refusal = `max_connections_per_ip ${max_connections_per_ip} reached`;
@@ -119,17 +132,23 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
         `${scheme} ${host}:${socket.remotePort ?? 0}: refused, ${refusal}`,
       );
       socket.destroy();
-      return;
+      return false;
     }
+    this.open++;
     this.perAddress.set(host, held + 1);
-    const connection = new RtmpConnection(socket, scheme, this.context);
-    this.connections.add(connection);
     socket.once('close', () => {
-      this.connections.delete(connection);
+      this.open--;
       const left = (this.perAddress.get(host) ?? 1) - 1;
       if (left > 0) this.perAddress.set(host, left);
       else this.perAddress.delete(host);
     });
+    return true;
+  }
+
+  private accept(socket: Socket, scheme: 'rtmp' | 'rtmps'): void {
+    const connection = new RtmpConnection(socket, scheme, this.context);
+    this.connections.add(connection);
+    socket.once('close', () => this.connections.delete(connection));
   }
 
   private async recheckKeys(): Promise<void> {

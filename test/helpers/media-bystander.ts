@@ -24,6 +24,8 @@ export class FlvViewer {
   private readonly exited: Promise<void>;
   private stderrText = '';
   private worstGap = 0;
+  /** [time (ms since the epoch), frames decoded by then], one per progress report. */
+  private readonly samples: [number, number][] = [];
 
   constructor(url: string) {
     this.child = spawn(
@@ -35,8 +37,9 @@ export class FlvViewer {
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       for (const match of chunk.matchAll(/^frame=(\d+)$/gm)) {
         const frames = Number(match[1]);
-        if (frames <= this.frames) continue;
         const now = Date.now();
+        if (this.samples.length < 100_000) this.samples.push([now, frames]);
+        if (frames <= this.frames) continue;
         if (this.lastFrameAt) this.worstGap = Math.max(this.worstGap, now - this.lastFrameAt);
         this.frames = frames;
         this.lastFrameAt = now;
@@ -63,6 +66,21 @@ export class FlvViewer {
     const gap = Math.max(this.worstGap, this.lastFrameAt ? Date.now() - this.lastFrameAt : 0);
     this.worstGap = 0;
     return gap;
+  }
+
+  /** Frames decoded by `time` (the last report at or before it). */
+  framesAt(time: number): number {
+    let frames = 0;
+    for (const [at, count] of this.samples) {
+      if (at > time) break;
+      frames = count;
+    }
+    return frames;
+  }
+
+  /** Frames per second decoded between two moments (ms since the epoch). */
+  fps(from: number, to: number): number {
+    return ((this.framesAt(to) - this.framesAt(from)) * 1000) / Math.max(1, to - from);
   }
 
   /** Resolves once more than `frames` frames were decoded; rejects after `timeoutMs`. */

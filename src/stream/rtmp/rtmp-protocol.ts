@@ -269,6 +269,7 @@ export class RtmpProtocol extends RtmpEndpoint {
   override feed(bytes: Buffer): void {
     const handshake = this.handshake;
     if (!handshake) return super.feed(bytes);
+    if (bytes.length === 0) return;
     const taken = Math.min(bytes.length, CLIENT_HANDSHAKE_BYTES - this.handshakeBytes);
     const before = this.handshakeBytes;
     bytes.copy(handshake, before, 0, taken);

@@ -13,10 +13,13 @@ export function peerText(text: string): string {
   const cut = text.length > PEER_TEXT_MAX_CHARS;
   const head = cut ? text.slice(0, PEER_TEXT_MAX_CHARS) : text;
   // eslint-disable-next-line no-control-regex -- control characters are what this escapes
-  const escaped = head.replace(/[\u0000-\u001f\u007f-\u009f"\\\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (char) => {
-    if (char === '"' || char === '\\') return `\\${char}`;
-    return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
+  const escaped = head.replace(
+    /[\u0000-\u001f\u007f-\u009f"\\\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (char) => {
+      if (char === '"' || char === '\\') return `\\${char}`;
+      return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    },
+  );
   return cut ? `${escaped}…(${text.length} chars)` : escaped;
 }
 

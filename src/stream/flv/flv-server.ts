@@ -117,6 +117,9 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
         if (!verdict.allowed) return answerJson(response, 403, verdict.reason);
         if (!stream.isLive) return answerJson(response, 404, 'stream not found or not live');
         this.play(request, response, stream, remote, path);
+      })
+      .catch(() => {
+        if (!response.headersSent) answerJson(response, 503, 'the play check failed');
       });
   }
 

@@ -116,9 +116,13 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
     };
     const viewer = this.viewer(request, key, path);
     if (viewer instanceof Promise) {
-      void viewer.then((admitted) => {
-        if (!response.destroyed) serve(admitted);
-      });
+      viewer
+        .then((admitted) => {
+          if (!response.destroyed) serve(admitted);
+        })
+        .catch(() => {
+          if (!response.headersSent) answerJson(response, 503, 'the play check failed');
+        });
     } else {
       serve(viewer);
     }

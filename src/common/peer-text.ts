@@ -3,6 +3,10 @@ import { Logger } from '@nestjs/common';
 /** Longest piece of peer-sent text a log line carries. */
 export const PEER_TEXT_MAX_CHARS = 200;
 
+/** Control characters, quotes, backslashes, line separators and bidirectional controls. */
+// eslint-disable-next-line no-control-regex -- control characters are what this escapes
+const UNSAFE_IN_LOGS = /[\u0000-\u001f\u007f-\u009f"\\\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
 /**
  * Text a peer chose (a command name, a URL, a header), safe for one log line: control characters,
  * quotes and backslashes escaped, cut to PEER_TEXT_MAX_CHARS with a mark when it was longer. A peer can
@@ -12,14 +16,10 @@ export const PEER_TEXT_MAX_CHARS = 200;
 export function peerText(text: string): string {
   const cut = text.length > PEER_TEXT_MAX_CHARS;
   const head = cut ? text.slice(0, PEER_TEXT_MAX_CHARS) : text;
-  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
-  const escaped = head.replace(
-    /[\u0000-\u001f\u007f-\u009f"\\\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (char) => {
-      if (char === '"' || char === '\\') return `\\${char}`;
-      return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    },
-  );
+  const escaped = head.replace(UNSAFE_IN_LOGS, (char) => {
+    if (char === '"' || char === '\\') return `\\${char}`;
+    return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
   return cut ? `${escaped}…(${text.length} chars)` : escaped;
 }
 

@@ -7,32 +7,18 @@ import { bearer, signToken } from './helpers/jwt';
 import { HttpReceiver } from './helpers/receiver';
 import { RedisServer } from './helpers/redis';
 import { RawRtmpClient } from './helpers/rtmp-client';
-import { makeTempDir, ServerOptions, spawnServer, startServer } from './helpers/server';
-import { lines, sleep, waitFor } from './helpers/wait';
+import { makeTempDir, startServer, startupError } from './helpers/server';
+import { sleep, waitFor } from './helpers/wait';
 
 /*
  * What a new user runs into with the config files as shipped: each case starts the built server with a
  * config file and an environment, and watches what it does.
  */
 
-const STARTUP_FAILURE_MS = 5000;
-
 function dirWith(files: Record<string, string>): string {
   const cwd = makeTempDir();
   for (const [name, text] of Object.entries(files)) writeFileSync(join(cwd, name), text);
   return cwd;
-}
-
-/** Starts a server expected to refuse its config; returns its one stderr line. */
-async function startupError(options: ServerOptions): Promise<string> {
-  const server = await spawnServer(options);
-  const { code, ms } = await server.waitForExit(STARTUP_FAILURE_MS);
-  expect({ code, output: server.output() }).toEqual({ code: 1, output: server.output() });
-  expect(ms).toBeLessThan(STARTUP_FAILURE_MS);
-  expect(server.stdout + server.stderr).not.toContain('    at ');
-  const errorLines = lines(server.stderr);
-  expect(errorLines).toHaveLength(1);
-  return errorLines[0];
 }
 
 describe('an empty environment value never erases the config file', () => {

@@ -4,26 +4,19 @@ import { join } from 'node:path';
 import { freePorts } from './helpers/free-port';
 import { call, expectEnvelope } from './helpers/http';
 import { bearer, signToken } from './helpers/jwt';
-import { LISTENERS, makeTempDir, ServerOptions, spawnServer, startServer } from './helpers/server';
-import { lines } from './helpers/wait';
+import {
+  LISTENERS,
+  makeTempDir,
+  ServerOptions,
+  spawnServer,
+  startServer,
+  startupError,
+} from './helpers/server';
 
 /** Start-up must fail well before this (SPEC §2: exit 1 "within a few seconds"). */
-const STARTUP_FAILURE_MS = 5000;
 
 function writeFiles(dir: string, files: Record<string, string>): void {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-}
-
-/** Starts a server expected to fail; returns its single stderr line after checking code, time and no stack. */
-async function startupError(options: ServerOptions): Promise<string> {
-  const server = await spawnServer(options);
-  const { code, ms } = await server.waitForExit(STARTUP_FAILURE_MS);
-  expect({ code, output: server.output() }).toEqual({ code: 1, output: server.output() });
-  expect(ms).toBeLessThan(STARTUP_FAILURE_MS);
-  expect(server.stdout + server.stderr).not.toContain('    at ');
-  const errorLines = lines(server.stderr);
-  expect(errorLines).toHaveLength(1);
-  return errorLines[0];
 }
 
 describe('configuration sources: defaults < livego.yaml < .env < environment < flags', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePorts } from './free-port';
-import { sleep, withTimeout } from './wait';
+import { lines, sleep, withTimeout } from './wait';
 
 /**
  * The built server (`npx nest build`), or the build `LIVEGO_SERVER_ENTRY` names (a `main.js` compiled
@@ -229,3 +229,21 @@ function describeExit(exit: ExitInfo): string {
 process.once('exit', () => {
   for (const server of live) server.kill();
 });
+
+/** How long a refused start-up may take to exit. */
+const STARTUP_FAILURE_MS = 5000;
+
+/**
+ * Starts the server with a configuration it must refuse: it exits 1 within STARTUP_FAILURE_MS, prints no
+ * stack trace and exactly one line on stderr, which is returned.
+ */
+export async function startupError(options: ServerOptions): Promise<string> {
+  const server = await spawnServer(options);
+  const { code, ms } = await server.waitForExit(STARTUP_FAILURE_MS);
+  expect({ code, output: server.output() }).toEqual({ code: 1, output: server.output() });
+  expect(ms).toBeLessThan(STARTUP_FAILURE_MS);
+  expect(server.stdout + server.stderr).not.toContain('    at ');
+  const errorLines = lines(server.stderr);
+  expect(errorLines).toHaveLength(1);
+  return errorLines[0];
+}

@@ -1,5 +1,5 @@
 /**
- * HLS muxing cost per stream, in-process: the clip's FLV tags fed through src/stream/hls's segmenter as
+ * HLS muxing cost per stream, in-process: the clip's FLV tags fed through src/stream/protocols/hls's segmenter as
  * a publisher would feed them, looped with continuous timestamps. Run pinned by bench/run.ts; prints one
  * JSON line (HlsMuxResult). Usage: hls-mux.ts <clip.flv> <loops>
  */
@@ -34,17 +34,20 @@ async function main(): Promise<void> {
   const loops = Math.max(1, Math.min(1000, Number(loopsText) || 10));
   let Segmenter: (new (options: { fragmentSeconds: number }) => Segmenter) | undefined;
   try {
-    const hls = (await import('../src/stream/hls')) as Record<string, unknown>;
+    const hls = (await import('../src/stream/protocols/hls/hls-segmenter')) as Record<
+      string,
+      unknown
+    >;
     if (typeof hls.HlsSegmenter === 'function')
       Segmenter = hls.HlsSegmenter as new (options: { fragmentSeconds: number }) => Segmenter;
   } catch (error) {
     return print({
       available: false,
-      reason: `src/stream/hls could not be loaded: ${String(error)}`,
+      reason: `src/stream/protocols/hls could not be loaded: ${String(error)}`,
     });
   }
   if (!Segmenter)
-    return print({ available: false, reason: 'src/stream/hls exports no HlsSegmenter' });
+    return print({ available: false, reason: 'src/stream/protocols/hls exports no HlsSegmenter' });
 
   const tags = readFlvTags(readFileSync(clipPath)).filter(
     (t) => t.type === 8 || t.type === 9 || t.type === 18,

@@ -300,7 +300,7 @@ export function printHls(run: HlsRun): string {
     return `\n### HLS muxing CPU per stream\n\nTODO: not measured: ${run.reason ?? ''}\n`;
   return [
     table(
-      'HLS muxing CPU per 2.6 Mbit/s stream (src/stream/hls HlsSegmenter, in-process, pinned)',
+      'HLS muxing CPU per 2.6 Mbit/s stream (src/stream/protocols/hls HlsSegmenter, in-process, pinned)',
       [
         'media s',
         'CPU s',

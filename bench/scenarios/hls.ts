@@ -16,7 +16,7 @@ const END_TO_END_TODO =
 
 /** Runs bench/hls-mux.ts pinned to the server core and reads its JSON line. */
 export async function runHls(ctx: BenchContext): Promise<HlsRun> {
-  ctx.log(`hls: ${ctx.options.hlsLoops} clip loops through src/stream/hls's segmenter`);
+  ctx.log(`hls: ${ctx.options.hlsLoops} clip loops through src/stream/protocols/hls's segmenter`);
   const child = spawnPinned(
     ctx.options.serverCore,
     process.execPath,

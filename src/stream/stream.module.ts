@@ -3,14 +3,15 @@ import { AppConfig } from '../config/app-config';
 import { KeyModule } from '../key/key.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { FlvArchiveService } from './archive/flv-archive.service';
-import { FlvServer } from './flv/flv-server';
-import { HLS_OPTIONS, hlsOptionsFromConfig, HlsService } from './hls';
-import { HlsServer } from './hls/hls-server';
-import { PublishAdmission } from './publish-admission';
+import { FlvServer } from './servers/http-flv/flv-server';
+import { HLS_OPTIONS, hlsOptionsFromConfig } from './protocols/hls/hls-options';
+import { HlsService } from './servers/hls/hls.service';
+import { HlsServer } from './servers/hls/hls-server';
+import { PublishAdmission } from './core/publish-admission';
 import { RelayService } from './relay/relay.service';
-import { RtmpGateway } from './rtmp/rtmp-gateway';
+import { RtmpGateway } from './servers/rtmp/rtmp-gateway';
 import { StatsService } from './stats/stats.service';
-import { StreamRegistry } from './stream-registry';
+import { StreamRegistry } from './core/stream-registry';
 
 /**
  * The media plane: RTMP/RTMPS ingest and playback, HTTP-FLV and HLS playback, relays, archives, stats,

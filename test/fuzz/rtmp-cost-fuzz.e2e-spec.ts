@@ -69,7 +69,7 @@ class Harness {
   readonly ready: Promise<void>;
 
   constructor() {
-    const engine = join(dirname(SERVER_ENTRY), 'stream', 'rtmp', 'rtmp-protocol.js');
+    const engine = join(dirname(SERVER_ENTRY), 'stream', 'protocols', 'rtmp', 'rtmp-protocol.js');
     this.child = fork(join(__dirname, 'cost-harness.js'), [engine], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

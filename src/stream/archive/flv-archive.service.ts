@@ -12,9 +12,9 @@ import { errorText } from '../../common/errors';
 import { AppConfig } from '../../config/app-config';
 import { StreamEventBus } from '../../events/stream-event-bus';
 import { StreamEvent } from '../../events/stream-events';
-import { LiveStream, StreamSubscriber } from '../live-stream';
-import { StreamRegistry } from '../stream-registry';
-import { encodeFlvTag, flvFileHeader, StreamPacket } from '../stream-packet';
+import { LiveStream, StreamSubscriber } from '../core/live-stream';
+import { StreamRegistry } from '../core/stream-registry';
+import { encodeFlvTag, flvFileHeader, StreamPacket } from '../core/stream-packet';
 
 /** Bytes an archive may have waiting for the disk before it gives up (a stuck disk must not eat memory). */
 const MAX_PENDING_ARCHIVE_BYTES = 64 * 1024 * 1024;

@@ -15,12 +15,12 @@ import {
   Publisher,
   SessionInfo,
   StreamSubscriber,
-} from '../live-stream';
-import { PacketType } from '../media-packet';
-import { PlayerOutput } from '../player-output';
-import { newSessionId, StreamRegistry } from '../stream-registry';
-import { StreamPacket } from '../stream-packet';
-import { RelayTarget, RtmpRelayClient } from './rtmp-relay-client';
+} from '../core/live-stream';
+import { PacketType } from '../core/media-packet';
+import { PlayerOutput } from '../core/player-output';
+import { newSessionId, StreamRegistry } from '../core/stream-registry';
+import { StreamPacket } from '../core/stream-packet';
+import { RelayTarget, RtmpRelayClient } from '../protocols/rtmp/rtmp-client';
 
 /** Reconnect back-off: 1 s, doubling, at most 30 s; back to 1 s after a session that lasted 30 s. */
 const FIRST_RETRY_MS = 1000;

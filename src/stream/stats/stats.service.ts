@@ -1,6 +1,6 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { SessionInfo } from '../live-stream';
-import { StreamRegistry } from '../stream-registry';
+import { SessionInfo } from '../core/live-stream';
+import { StreamRegistry } from '../core/stream-registry';
 
 /** One publisher or player as `/stat/livestat` shows it (SPEC §4). */
 export interface StatItem {

@@ -4,7 +4,16 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.build-*/**', 'node_modules/**', 'coverage/**', 'eslint.config.mjs', '**/*.js'] },
+  {
+    ignores: [
+      'dist/**',
+      '.build-*/**',
+      'node_modules/**',
+      'coverage/**',
+      'eslint.config.mjs',
+      '**/*.js',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   prettier,
@@ -32,5 +41,26 @@ export default tseslint.config(
   {
     files: ['scripts/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // The stream core knows no wire format and no listener (docs/architecture.md).
+    files: ['src/stream/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/protocols', '**/protocols/**', '**/servers', '**/servers/**'],
+              message: 'stream/core never imports stream/protocols or stream/servers.',
+            },
+            {
+              group: ['**/relay', '**/relay/**', '**/archive', '**/archive/**'],
+              message: 'stream/core never imports what is built on it (relays, archives).',
+            },
+          ],
+        },
+      ],
+    },
   },
 );

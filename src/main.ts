@@ -11,7 +11,7 @@ import { ConfigError } from './config/config.error';
 import { loadConfig } from './config/config.loader';
 import { buildOpenApi, OpenApiDocument } from './docs/openapi';
 
-/** SIGTERM / SIGINT must end the process with 0 within 5 s (SPEC §6). */
+/** SIGTERM / SIGINT must end the process with 0 within 5 s (README "Limits and hardening"). */
 const SHUTDOWN_DEADLINE_MS = 4500;
 
 /** Creates the application, starts every listener and returns it. Throws StartupError / ConfigError. */

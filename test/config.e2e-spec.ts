@@ -13,7 +13,7 @@ import {
   startupError,
 } from './helpers/server';
 
-/** Start-up must fail well before this (SPEC §2: exit 1 "within a few seconds"). */
+/** Start-up must fail well before this (README "Configuration": exit 1 "within a few seconds"). */
 
 function writeFiles(dir: string, files: Record<string, string>): void {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);

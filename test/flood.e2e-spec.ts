@@ -13,7 +13,7 @@ import {
 } from './fuzz/hostile-kit';
 
 /**
- * SPEC §6: connections beyond `max_connections` are refused; a flood does not disturb the publisher and
+ * README "Limits and hardening": connections beyond `max_connections` are refused; a flood does not disturb the publisher and
  * player already connected, and new connections work again once it is gone.
  */
 const MAX_CONNECTIONS = 50;

@@ -19,7 +19,7 @@ import {
 } from './fuzz/hostile-kit';
 
 /**
- * SPEC §6: each bad input closes only the offending session, logged at warn with the peer address; the
+ * README "Limits and hardening": each bad input closes only the offending session, logged at warn with the peer address; the
  * process keeps serving (a fresh publish and play work) and its memory does not grow. read_timeout is
  * long here, so a close within a few seconds is the protocol check at work, not a timeout.
  */

@@ -19,7 +19,7 @@ import {
 } from './fuzz/hostile-kit';
 
 /**
- * SPEC §6: a handshake or first command slower than `read_timeout`, however slowly its bytes trickle
+ * README "Limits and hardening": a handshake or first command slower than `read_timeout`, however slowly its bytes trickle
  * in, and a publisher idle for longer than it, are closed and logged at warn with the peer address;
  * players may stay silent. Every wait below is a bound (a multiple of read_timeout), never a timing
  * that is asserted.

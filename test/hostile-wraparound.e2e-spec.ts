@@ -20,7 +20,7 @@ import {
 } from './fuzz/hostile-kit';
 
 /**
- * SPEC §6: timestamps and acknowledgement counters that wrap past 2^32 are handled without closing
+ * README "Limits and hardening": timestamps and acknowledgement counters that wrap past 2^32 are handled without closing
  * anything: a stream that runs for days (2^32 ms is 49.7 days) keeps playing.
  */
 const TWO_TO_32 = 2 ** 32;

@@ -22,7 +22,7 @@ import {
 } from './fuzz/hostile-kit';
 
 /**
- * SPEC §6: a player that reads too slowly has a bounded queue: it skips to the next keyframe or is
+ * README "Limits and hardening": a player that reads too slowly has a bounded queue: it skips to the next keyframe or is
  * closed after `write_timeout`; the publisher and other players do not notice, and the server's memory
  * stays bounded. Each test stalls one RTMP and one HTTP-FLV viewer (they stop reading their socket)
  * next to one healthy viewer of each kind while a raw publisher pushes far more than any queue may hold.

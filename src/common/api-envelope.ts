@@ -1,4 +1,4 @@
-/** Every API answer: `{"status": <int>, "data": <any>}`, with the HTTP status equal to `status` (SPEC §4). */
+/** Every API answer: `{"status": <int>, "data": <any>}`, with the HTTP status equal to `status` (README "Control API"). */
 export interface ApiEnvelope<T = unknown> {
   readonly status: number;
   readonly data: T;

@@ -1,4 +1,4 @@
-/** Room and app names: 1–128 of `[A-Za-z0-9_.-]`, not starting with `.` (SPEC §4). */
+/** Room and app names: 1–128 of `[A-Za-z0-9_.-]`, not starting with `.` (README "Control API"). */
 const NAME_PATTERN = /^(?!\.)[A-Za-z0-9_.-]{1,128}$/;
 
 export const NAME_RULE =

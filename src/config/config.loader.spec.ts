@@ -39,7 +39,7 @@ function errorOf(argv: string[] = [], env: Record<string, string> = {}): string 
 }
 
 describe('loadConfig defaults', () => {
-  it('uses the SPEC §2 defaults when nothing is configured', () => {
+  it('uses the README "Configuration" defaults when nothing is configured', () => {
     const { config, warnings } = load();
     expect(warnings).toEqual([]);
     expect(config).toMatchObject({

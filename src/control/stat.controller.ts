@@ -7,7 +7,7 @@ import { StatSnapshot, StatsService } from '../stream/stats/stats.service';
 import { RequestParam } from './request-param.decorator';
 import { StreamFilterPipe } from './request-params.pipes';
 
-/** `/stat/livestat`: publishers and players of every protocol (SPEC §4). */
+/** `/stat/livestat`: publishers and players of every protocol (README "Control API"). */
 @ApiTags('stats')
 @ApiBearerAuth('jwt')
 @Controller('stat')

@@ -15,7 +15,7 @@ class KeyStoreLifecycle implements OnApplicationShutdown {
   }
 }
 
-/** Channel keys (SPEC §3): the store is chosen once, from `redis_addr`, when the module starts. */
+/** Channel keys (README "Keys in memory or in Redis"): the store is chosen once, from `redis_addr`, when the module starts. */
 @Module({
   providers: [
     {

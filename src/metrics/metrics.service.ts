@@ -1,21 +1,15 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { registerEventLoopLag } from './event-loop-lag';
-import { traffic } from './traffic';
-
-/** Counts by label value, computed at scrape time (connections by protocol, live streams). */
-export type GaugeSource = () => Record<string, number>;
 
 /**
- * The Prometheus metrics of this instance (prom-client, on a registry of its own). Services record
- * through the methods here; `/metrics` renders the registry.
+ * The Prometheus metrics of this instance (prom-client, on a registry of its own): process, API and key
+ * store metrics here; the media plane's (`StreamMetrics`) and webhooks' register on the same registry.
+ * `/metrics` renders it.
  */
 @Injectable()
 export class MetricsService implements OnApplicationShutdown {
   readonly registry = new Registry();
-  private readonly connectionSources: GaugeSource[] = [];
-  private readonly streamSources: (() => number)[] = [];
-  private readonly publishes: Counter<'result' | 'reason'>;
   private readonly apiRequests: Counter<'route' | 'status'>;
   private readonly keyStore: Histogram<'operation' | 'outcome'>;
   private readonly stopEventLoopLag: () => void;
@@ -23,46 +17,6 @@ export class MetricsService implements OnApplicationShutdown {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'livego_process_' });
-    const sources = this.connectionSources;
-    new Gauge({
-      name: 'livego_connections',
-      help: 'Open publisher and player sessions by protocol',
-      labelNames: ['protocol'],
-      registers,
-      collect() {
-        this.reset();
-        for (const source of sources) {
-          for (const [protocol, count] of Object.entries(source())) this.inc({ protocol }, count);
-        }
-      },
-    });
-    const streamSources = this.streamSources;
-    new Gauge({
-      name: 'livego_streams',
-      help: 'Streams with a live publisher',
-      registers,
-      collect() {
-        this.set(streamSources.reduce((sum, source) => sum + source(), 0));
-      },
-    });
-    trafficCounter(
-      'livego_received_bytes_total',
-      'Bytes received from RTMP peers',
-      () => traffic.bytesIn,
-      registers,
-    );
-    trafficCounter(
-      'livego_sent_bytes_total',
-      'Media bytes sent to players of every protocol',
-      () => traffic.bytesOut,
-      registers,
-    );
-    this.publishes = new Counter({
-      name: 'livego_publishes_total',
-      help: 'Publish attempts by result (admitted, refused) and refusal reason',
-      labelNames: ['result', 'reason'],
-      registers,
-    });
     this.apiRequests = new Counter({
       name: 'livego_api_requests_total',
       help: 'Control API requests by route and HTTP status',
@@ -81,23 +35,6 @@ export class MetricsService implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.stopEventLoopLag();
-  }
-
-  addConnectionSource(source: GaugeSource): void {
-    this.connectionSources.push(source);
-  }
-
-  addStreamSource(source: () => number): void {
-    this.streamSources.push(source);
-  }
-
-  publishAdmitted(): void {
-    this.publishes.inc({ result: 'admitted', reason: '' });
-  }
-
-  /** `reason` is a short fixed label (app, name, key, store), never the key itself. */
-  publishRefused(reason: string): void {
-    this.publishes.inc({ result: 'refused', reason });
   }
 
   apiRequest(route: string, status: number): void {
@@ -124,24 +61,4 @@ export class MetricsService implements OnApplicationShutdown {
   get contentType(): string {
     return this.registry.contentType;
   }
-}
-
-/** A counter that reports, at each scrape, how far a plain hot-path total moved since the last one. */
-function trafficCounter(
-  name: string,
-  help: string,
-  total: () => number,
-  registers: Registry[],
-): void {
-  let reported = 0;
-  new Counter({
-    name,
-    help,
-    registers,
-    collect() {
-      const now = total();
-      this.inc(now - reported);
-      reported = now;
-    },
-  });
 }

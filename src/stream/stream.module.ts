@@ -1,55 +1,42 @@
-import { Module, OnModuleInit } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { KeyModule } from '../key/key.module';
-import { MetricsService } from '../metrics/metrics.service';
 import { FlvArchiveService } from './archive/flv-archive.service';
-import { FlvServer } from './servers/http-flv/flv-server';
+import { StreamAdmission } from './core/admission';
+import { MediaTraffic } from './core/media-traffic';
+import { StreamAccess } from './core/stream-access';
+import { StreamRegistry } from './core/stream-registry';
 import { HLS_OPTIONS, hlsOptionsFromConfig } from './protocols/hls/hls-options';
-import { HlsService } from './servers/hls/hls.service';
-import { HlsServer } from './servers/hls/hls-server';
-import { PublishAdmission } from './core/publish-admission';
 import { RelayService } from './relay/relay.service';
+import { HlsServer } from './servers/hls/hls-server';
+import { HlsService } from './servers/hls/hls.service';
+import { FlvServer } from './servers/http-flv/flv-server';
 import { RtmpGateway } from './servers/rtmp/rtmp-gateway';
 import { StatsService } from './stats/stats.service';
-import { StreamRegistry } from './core/stream-registry';
+import { StreamMetrics } from './stream-metrics';
 
 /**
- * The media plane: RTMP/RTMPS ingest and playback, HTTP-FLV and HLS playback, relays, archives, stats,
- * and the registry of live streams they all share.
+ * The media plane: the stream core (StreamAccess, the one door to publish or play, and the registry
+ * behind it), the RTMP/RTMPS, HTTP-FLV and HLS servers that ask it, relays, archives, stats and metrics.
+ * See docs/architecture.md.
  */
 @Module({
   imports: [KeyModule],
   providers: [
     StreamRegistry,
-    PublishAdmission,
+    StreamAdmission,
+    MediaTraffic,
+    StreamAccess,
     RtmpGateway,
     FlvServer,
     StatsService,
+    StreamMetrics,
     RelayService,
     FlvArchiveService,
     { provide: HLS_OPTIONS, inject: [AppConfig], useFactory: hlsOptionsFromConfig },
     HlsService,
     HlsServer,
   ],
-  exports: [StreamRegistry, StatsService, RelayService],
+  exports: [StreamAccess, StatsService, RelayService],
 })
-export class StreamModule implements OnModuleInit {
-  constructor(
-    private readonly metrics: MetricsService,
-    private readonly stats: StatsService,
-    private readonly registry: StreamRegistry,
-  ) {}
-
-  onModuleInit(): void {
-    this.metrics.addConnectionSource(() => {
-      const counts: Record<string, number> = {};
-      for (const [, session] of this.stats.sessions()) {
-        counts[session.protocol] = (counts[session.protocol] ?? 0) + 1;
-      }
-      return counts;
-    });
-    this.metrics.addStreamSource(
-      () => this.registry.all().filter((stream) => stream.isLive).length,
-    );
-  }
-}
+export class StreamModule {}

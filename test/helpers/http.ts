@@ -33,7 +33,7 @@ export function postForm(url: string, fields: string, headers: Record<string, st
   });
 }
 
-/** Asserts the SPEC §4 envelope: JSON `{status, data}` with `status` equal to the HTTP status. */
+/** Asserts the README "Control API" envelope: JSON `{status, data}` with `status` equal to the HTTP status. */
 export function expectEnvelope<T>(response: ApiResponse<T>, status: number): T {
   expect(response.headers.get('content-type')).toMatch(/^application\/json/);
   expect(response.json).toEqual({ status, data: expect.anything() });

@@ -1,4 +1,4 @@
-/** Names under which rooms and keys are stored (SPEC §3). Nothing outside `livego:` is ever touched. */
+/** Names under which rooms and keys are stored (README "Keys in memory or in Redis"). Nothing outside `livego:` is ever touched. */
 export const KEY_PREFIX = 'livego:';
 export const roomEntry = (room: string): string => `${KEY_PREFIX}room:${room}`;
 export const keyEntry = (key: string): string => `${KEY_PREFIX}key:${key}`;

@@ -6,7 +6,7 @@ import { errorText, StartupError, StoreUnavailableError } from '../../common/err
 import { ChannelKeyStore, KeyRevocation } from '../channel-key.store';
 import { keyEntry, REVOCATION_CHANNEL, roomEntry } from './key-names';
 
-/** How long start-up waits for Redis (SPEC §6: one clear line within 10 s, process boot included). */
+/** How long start-up waits for Redis (README "Limits and hardening": one clear line within 10 s, process boot included). */
 const STARTUP_TIMEOUT_MS = 5000;
 /** A command not answered within this is an outage: the API answers 503 instead of hanging. */
 const COMMAND_TIMEOUT_MS = 2000;

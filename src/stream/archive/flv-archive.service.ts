@@ -13,8 +13,9 @@ import { AppConfig } from '../../config/app-config';
 import { StreamEventBus } from '../../events/stream-event-bus';
 import { StreamEvent } from '../../events/stream-events';
 import { LiveStream, StreamSubscriber } from '../core/live-stream';
-import { StreamRegistry } from '../core/stream-registry';
-import { encodeFlvTag, flvFileHeader, StreamPacket } from '../core/stream-packet';
+import { StreamAccess } from '../core/stream-access';
+import { StreamPacket } from '../core/stream-packet';
+import { encodeFlvTag, FLV_TAG, flvFileHeader } from '../protocols/flv/flv-writer';
 
 /** Bytes an archive may have waiting for the disk before it gives up (a stuck disk must not eat memory). */
 const MAX_PENDING_ARCHIVE_BYTES = 64 * 1024 * 1024;
@@ -57,7 +58,7 @@ class FlvArchive implements StreamSubscriber {
     const timestamp = (packet.timestamp - this.base) >>> 0;
     out.write(
       timestamp === packet.timestamp
-        ? packet.flvTag()
+        ? packet.wire(FLV_TAG)
         : encodeFlvTag({ type: packet.type, timestamp, payload: packet.payload }),
     );
   }
@@ -82,7 +83,7 @@ class FlvArchive implements StreamSubscriber {
   }
 }
 
-/** `flv_archive`: records every publish to `flv_dir/{app}/{room}_{unix}.flv` (SPEC §5). */
+/** `flv_archive`: records every publish to `flv_dir/{app}/{room}_{unix}.flv` (README "Recording"). */
 @Injectable()
 export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(FlvArchiveService.name);
@@ -90,7 +91,7 @@ export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     private readonly config: AppConfig,
-    private readonly registry: StreamRegistry,
+    private readonly access: StreamAccess,
     private readonly events: StreamEventBus,
   ) {}
 
@@ -107,7 +108,7 @@ export class FlvArchiveService implements OnModuleInit, OnApplicationShutdown {
         `flv_dir ${dir} is not writable (${errorText(error)}): publishes will not be recorded`,
       );
     }
-    this.registry.onPublish((stream) => this.start(stream));
+    this.access.onPublish((stream) => this.start(stream));
   }
 
   /** Finishes every open archive so that each file is complete when the process exits. */

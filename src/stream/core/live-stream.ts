@@ -1,44 +1,12 @@
-import { PacketType } from './media-packet';
+import { PublishSession } from './session';
+import { streamKey } from './stream-name';
 import { StreamPacket } from './stream-packet';
-
-export type PublishProtocol = 'rtmp' | 'rtmps' | 'relay';
-export type PlayProtocol = 'rtmp' | 'rtmps' | 'http-flv';
-
-/** Byte counters and identity shared by publishers and players, for stats. */
-export interface SessionInfo {
-  readonly id: number;
-  readonly protocol: string;
-  readonly remoteAddress: string;
-  /** The path the peer used, without secrets (a publisher's key is never here). */
-  readonly url: string;
-  /** RTMP message stream id (0 for HTTP). */
-  readonly streamId: number;
-  readonly since: Date;
-  videoBytes: number;
-  audioBytes: number;
-}
-
-/** Adds `bytes` of `packet` to a session's video or audio counter. */
-export function countMediaBytes(session: SessionInfo, packet: StreamPacket, bytes: number): void {
-  if (packet.type === PacketType.Video) session.videoBytes += bytes;
-  else if (packet.type === PacketType.Audio) session.audioBytes += bytes;
-}
-
-/** The live source of a stream. */
-export interface Publisher extends SessionInfo {
-  /** The key the publisher was admitted with, or undefined when admitted by room name (rtmp_noauth). */
-  readonly key: string | undefined;
-  /** Ends the publishing session (its connection is closed). */
-  stop(reason: string): void;
-}
 
 /**
  * Anything fed with a stream's packets: a player, or an internal consumer (HLS, archive, relay push).
  * Implementations must not throw and must not block: a slow consumer drops or closes itself.
  */
 export interface StreamSubscriber {
-  /** Set for players (shown in stats); internal consumers have none. */
-  readonly session?: SessionInfo;
   deliver(packet: StreamPacket): void;
   /** The stream's publisher left (the subscriber may stay for the next one, or close). */
   publishEnded?(): void;
@@ -51,7 +19,7 @@ const MAX_GOP_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** One stream (`app/room`): its publisher, subscribers, and what a new player needs to start at once. */
 export class LiveStream {
-  publisher: Publisher | undefined;
+  publisher: PublishSession | undefined;
   readonly subscribers = new Set<StreamSubscriber>();
   private metadata: StreamPacket | undefined;
   private audioHeader: StreamPacket | undefined;
@@ -67,7 +35,7 @@ export class LiveStream {
   ) {}
 
   get key(): string {
-    return `${this.app}/${this.room}`;
+    return streamKey(this.app, this.room);
   }
 
   get isLive(): boolean {

@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream';
-import { traffic } from '../../metrics/traffic';
 import { StreamPacket } from './stream-packet';
 
 /**
@@ -62,7 +61,6 @@ export class PlayerOutput {
       }
     }
     this.send(bytes);
-    traffic.bytesOut += bytes.length;
     return true;
   }
 

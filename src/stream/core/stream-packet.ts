@@ -1,9 +1,5 @@
 import { MediaPacket, PacketType } from './media-packet';
-import { encodeRtmpMessage } from '../protocols/rtmp/rtmp-chunk';
 
-/** FLV tag header (FLV spec E.4.1) and the PreviousTagSize field that follows each tag. */
-const FLV_TAG_HEADER_BYTES = 11;
-const FLV_PREVIOUS_TAG_SIZE_BYTES = 4;
 /** Video FrameType 1 = key frame (FLV spec E.4.3.1); the high bit marks an enhanced-RTMP ex-header. */
 const VIDEO_FRAME_KEY = 1;
 const VIDEO_EX_HEADER_BIT = 0x80;
@@ -15,14 +11,26 @@ const EX_PACKET_SEQUENCE_START = 0;
 const LEGACY_VIDEO_CODECS_WITH_CONFIG = new Set([7, 12]);
 
 /**
+ * One wire form of a packet (an FLV tag, RTMP chunks at one chunk size and stream id, ...): `id` names the
+ * form and its parameters, so that every reader asking for the same form shares one buffer.
+ */
+export interface WireForm {
+  readonly id: string;
+  encode(packet: MediaPacket): Buffer;
+}
+
+/** Wire forms kept per packet: FLV and the usual RTMP form; rarer ones are encoded for their reader. */
+const MAX_CACHED_WIRE_FORMS = 3;
+
+/**
  * A MediaPacket classified once on arrival, with its wire forms built lazily and shared by every player
- * of the stream (one buffer per message per protocol, not one per player).
+ * of the stream (one buffer per message per form, not one per player). The forms themselves belong to
+ * the protocols; this core type only remembers them.
  */
 export class StreamPacket implements MediaPacket {
   readonly isKeyframe: boolean;
   readonly isSequenceHeader: boolean;
-  private flv: Buffer | undefined;
-  private rtmp: { streamId: number; chunkSize: number; bytes: Buffer } | undefined;
+  private forms: { readonly id: string; readonly bytes: Buffer }[] | undefined;
 
   constructor(
     readonly type: PacketType,
@@ -41,19 +49,12 @@ export class StreamPacket implements MediaPacket {
     return this.type === PacketType.Video;
   }
 
-  /** The packet as one FLV tag followed by its PreviousTagSize. */
-  flvTag(): Buffer {
-    if (this.flv === undefined) this.flv = encodeFlvTag(this);
-    return this.flv;
-  }
-
-  /** The packet as RTMP chunks; players share it when their stream id and chunk size agree (the norm). */
-  rtmpMessage(streamId: number, chunkSize: number): Buffer {
-    const cached = this.rtmp;
-    if (cached && cached.streamId === streamId && cached.chunkSize === chunkSize)
-      return cached.bytes;
-    const bytes = encodeRtmpMessage(this.type, this.timestamp, streamId, this.payload, chunkSize);
-    if (!cached) this.rtmp = { streamId, chunkSize, bytes };
+  /** The packet in `form`, encoded the first time a reader asks for it. */
+  wire(form: WireForm): Buffer {
+    const forms = (this.forms ??= []);
+    for (const cached of forms) if (cached.id === form.id) return cached.bytes;
+    const bytes = form.encode(this);
+    if (forms.length < MAX_CACHED_WIRE_FORMS) forms.push({ id: form.id, bytes });
     return bytes;
   }
 }
@@ -80,36 +81,4 @@ function isSequenceHeader(type: PacketType, payload: Buffer): boolean {
     if (format === AUDIO_FORMAT_EX_HEADER) return (first & 0x0f) === EX_PACKET_SEQUENCE_START;
   }
   return false;
-}
-
-/** FLV tag: type, 24-bit size, 24-bit timestamp + 8-bit extension, stream id 0, body, PreviousTagSize. */
-export function encodeFlvTag(packet: MediaPacket): Buffer {
-  const size = packet.payload.length;
-  const tag = Buffer.allocUnsafe(FLV_TAG_HEADER_BYTES + size + FLV_PREVIOUS_TAG_SIZE_BYTES);
-  const timestamp = packet.timestamp >>> 0;
-  tag[0] = packet.type;
-  tag.writeUIntBE(size, 1, 3);
-  tag.writeUIntBE(timestamp & 0xffffff, 4, 3);
-  tag[7] = timestamp >>> 24;
-  tag.writeUIntBE(0, 8, 3);
-  packet.payload.copy(tag, FLV_TAG_HEADER_BYTES);
-  tag.writeUInt32BE(FLV_TAG_HEADER_BYTES + size, FLV_TAG_HEADER_BYTES + size);
-  return tag;
-}
-
-/** FLV file header (signature, version 1, audio+video flags, header size 9) and PreviousTagSize0. */
-export function flvFileHeader(hasAudio = true, hasVideo = true): Buffer {
-  const header = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0, 0, 0, 0, 0x09, 0, 0, 0, 0]);
-  header[4] = (hasAudio ? 0x04 : 0) | (hasVideo ? 0x01 : 0);
-  return header;
-}
-
-/** AMF0 string "@setDataFrame" (type 0x02, u16 length 13): RTMP publishers prefix onMetaData with it. */
-const SET_DATA_FRAME = Buffer.from([0x02, 0x00, 0x0d, ...Buffer.from('@setDataFrame')]);
-
-/** Removes the `@setDataFrame` prefix so that metadata reads as a plain `onMetaData` script tag. */
-export function stripSetDataFrame(payload: Buffer): Buffer {
-  return payload.subarray(0, SET_DATA_FRAME.length).equals(SET_DATA_FRAME)
-    ? payload.subarray(SET_DATA_FRAME.length)
-    : payload;
 }

@@ -1,14 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
-import { StreamEventBus } from '../../events/stream-event-bus';
-import { StreamEvent } from '../../events/stream-events';
-import {
-  countMediaBytes,
-  LiveStream,
-  Publisher,
-  SessionInfo,
-  StreamSubscriber,
-} from './live-stream';
+import { LiveStream, StreamSubscriber } from './live-stream';
+import { PublishSession } from './session';
+import { streamKey } from './stream-name';
 import { StreamPacket } from './stream-packet';
 
 /**
@@ -17,15 +11,9 @@ import { StreamPacket } from './stream-packet';
  */
 export type PublishListener = (stream: LiveStream) => StreamSubscriber | undefined;
 
-let nextSessionId = 1;
-/** Process-wide session ids for stats (`stream_id` is the RTMP one; this one is unique). */
-export function newSessionId(): number {
-  return nextSessionId++;
-}
-
 /**
- * Every stream of this instance, by `app/room`. Protocol front-ends (RTMP gateway, HTTP-FLV, relays)
- * publish into it and attach players to it; internal consumers register a PublishListener.
+ * Every stream of this instance, by `app/room`, and its fan-out: who publishes, who reads. Only
+ * StreamAccess changes it; sessions, admission and events are StreamAccess's business, not this one's.
  */
 @Injectable()
 export class StreamRegistry {
@@ -35,39 +23,26 @@ export class StreamRegistry {
   /** Internal subscribers attached for the current publish of each stream. */
   private readonly internal = new Map<LiveStream, StreamSubscriber[]>();
 
-  constructor(
-    private readonly config: AppConfig,
-    private readonly events: StreamEventBus,
-  ) {}
+  constructor(private readonly config: AppConfig) {}
 
   /** The stream `app/room`, if it is live or has waiting players. */
   get(app: string, room: string): LiveStream | undefined {
-    return this.streams.get(`${app}/${room}`);
+    return this.streams.get(streamKey(app, room));
   }
 
-  all(): LiveStream[] {
-    return [...this.streams.values()];
+  all(): IterableIterator<LiveStream> {
+    return this.streams.values();
   }
 
   onPublish(listener: PublishListener): void {
     this.publishListeners.push(listener);
   }
 
-  /**
-   * Makes `publisher` the source of `app/room`. A publisher already live there is stopped: an encoder
-   * reconnecting after a network blip must not be locked out by its own stale session.
-   */
-  startPublish(app: string, room: string, publisher: Publisher): LiveStream {
+  /** Makes `publisher` the source of `app/room`; a previous publisher must have ended first. */
+  startPublish(app: string, room: string, publisher: PublishSession): LiveStream {
+    const current = this.get(app, room);
+    if (current?.publisher) this.endPublish(current, current.publisher);
     const stream = this.obtain(app, room);
-    const previous = stream.publisher;
-    if (previous) {
-      this.logger.log(
-        `${stream.key}: a new publisher from ${publisher.remoteAddress} replaces ${previous.remoteAddress}`,
-      );
-      this.finishPublish(stream);
-      previous.stop('replaced by a new publisher');
-    }
-    stream.resetCaches();
     stream.publisher = publisher;
     const attached: StreamSubscriber[] = [];
     for (const listener of this.publishListeners) {
@@ -78,48 +53,20 @@ export class StreamRegistry {
       }
     }
     this.internal.set(stream, attached);
-    this.events.emit(StreamEvent.PublishAdmitted, this.sessionFields(stream, publisher));
     for (const subscriber of stream.subscribers) {
       if (!attached.includes(subscriber)) subscriber.publishStarted?.();
     }
     return stream;
   }
 
-  /** Feeds one packet of the current publisher (and counts it). Packets of a replaced one are ignored. */
-  push(stream: LiveStream, publisher: Publisher, packet: StreamPacket): void {
-    if (stream.publisher !== publisher) return;
-    countMediaBytes(publisher, packet, packet.payload.length);
-    stream.push(packet);
+  /** Feeds one packet of the current publisher. Packets of a replaced one are ignored. */
+  push(stream: LiveStream, publisher: PublishSession, packet: StreamPacket): void {
+    if (stream.publisher === publisher) stream.push(packet);
   }
 
   /** The publisher left: subscribers are told, internal ones detached, the stream dropped when unused. */
-  endPublish(stream: LiveStream, publisher: Publisher): void {
+  endPublish(stream: LiveStream, publisher: PublishSession): void {
     if (stream.publisher !== publisher) return;
-    this.finishPublish(stream);
-    this.dropIfUnused(stream);
-  }
-
-  /** Attaches a player to `app/room`, creating the stream entry so a player can wait for a publish. */
-  attach(app: string, room: string, subscriber: StreamSubscriber): LiveStream {
-    const stream = this.obtain(app, room);
-    stream.attach(subscriber);
-    if (subscriber.session)
-      this.events.emit(StreamEvent.PlayerJoined, this.sessionFields(stream, subscriber.session));
-    return stream;
-  }
-
-  detach(stream: LiveStream, subscriber: StreamSubscriber): void {
-    const attached = stream.subscribers.has(subscriber);
-    stream.detach(subscriber);
-    if (attached && subscriber.session) {
-      this.events.emit(StreamEvent.PlayerLeft, this.sessionFields(stream, subscriber.session));
-    }
-    this.dropIfUnused(stream);
-  }
-
-  private finishPublish(stream: LiveStream): void {
-    if (stream.publisher)
-      this.events.emit(StreamEvent.PublishEnded, this.sessionFields(stream, stream.publisher));
     stream.publisher = undefined;
     const internal = new Set(this.internal.get(stream) ?? []);
     this.internal.delete(stream);
@@ -132,21 +79,26 @@ export class StreamRegistry {
       }
     }
     stream.resetCaches();
+    this.dropIfUnused(stream);
   }
 
-  /** What publish and player events say of a session (a publisher is a session too). */
-  private sessionFields(stream: LiveStream, session: SessionInfo) {
-    return {
-      app: stream.app,
-      room: stream.room,
-      protocol: session.protocol,
-      remote_addr: session.remoteAddress,
-      session_id: session.id,
-    };
+  /** The entry of `app/room`, created when absent so that a player can wait for a publish. */
+  entry(app: string, room: string): LiveStream {
+    return this.obtain(app, room);
+  }
+
+  /** Attaches a reader: it gets the startup packets now when the stream is live, then every packet. */
+  attach(stream: LiveStream, subscriber: StreamSubscriber): void {
+    stream.attach(subscriber);
+  }
+
+  detach(stream: LiveStream, subscriber: StreamSubscriber): void {
+    stream.detach(subscriber);
+    this.dropIfUnused(stream);
   }
 
   private obtain(app: string, room: string): LiveStream {
-    const key = `${app}/${room}`;
+    const key = streamKey(app, room);
     let stream = this.streams.get(key);
     if (!stream) {
       stream = new LiveStream(app, room, this.config.gop_num);

@@ -1,8 +1,8 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { SessionInfo } from '../core/live-stream';
-import { StreamRegistry } from '../core/stream-registry';
+import { SessionInfo } from '../core/session';
+import { StreamAccess } from '../core/stream-access';
 
-/** One publisher or player as `/stat/livestat` shows it (SPEC §4). */
+/** One publisher or player as `/stat/livestat` shows it (README "Control API"). */
 export interface StatItem {
   readonly key: string;
   readonly url: string;
@@ -22,12 +22,6 @@ export interface StatSnapshot {
   readonly players: StatItem[];
 }
 
-/** Players that are not stream subscribers (HLS viewers, who fetch files) report through this. */
-export type ViewerSource = () => Iterable<{
-  readonly streamKey: string;
-  readonly session: SessionInfo;
-}>;
-
 /** How often speeds are recomputed. */
 export const SPEED_SAMPLE_INTERVAL_MS = 2000;
 
@@ -40,16 +34,15 @@ interface Sample {
 }
 
 /**
- * Who publishes and who watches, on every protocol: RTMP/RTMPS and HTTP-FLV players are read from the
- * streams' subscribers, HLS viewers from registered ViewerSources.
+ * Who publishes and who watches, on every protocol: the sessions StreamAccess holds, with speeds sampled
+ * every SPEED_SAMPLE_INTERVAL_MS.
  */
 @Injectable()
 export class StatsService implements OnModuleInit, OnModuleDestroy {
-  private readonly viewerSources: ViewerSource[] = [];
   private readonly samples = new Map<number, Sample>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly registry: StreamRegistry) {}
+  constructor(private readonly access: StreamAccess) {}
 
   onModuleInit(): void {
     this.timer = setInterval(() => this.sample(), SPEED_SAMPLE_INTERVAL_MS);
@@ -58,10 +51,6 @@ export class StatsService implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     clearInterval(this.timer);
-  }
-
-  addViewerSource(source: ViewerSource): void {
-    this.viewerSources.push(source);
   }
 
   /**
@@ -73,25 +62,13 @@ export class StatsService implements OnModuleInit, OnModuleDestroy {
       room === undefined || key === room || (key.endsWith(`/${room}`) && !room.includes('/'));
     const publishers: StatItem[] = [];
     const players: StatItem[] = [];
-    for (const [key, session, isPublisher] of this.sessions()) {
+    for (const session of this.access.all()) {
+      const key = session.streamKey;
       if (!matches(key)) continue;
-      (isPublisher ? publishers : players).push(this.item(key, session));
+      (session.role === 'publisher' ? publishers : players).push(this.item(key, session));
     }
     if (room !== undefined && publishers.length === 0) return undefined;
     return { publishers, players };
-  }
-
-  /** Every session: stream key, session, whether it publishes. */
-  *sessions(): Generator<[string, SessionInfo, boolean]> {
-    for (const stream of this.registry.all()) {
-      if (stream.publisher) yield [stream.key, stream.publisher, true];
-      for (const subscriber of stream.subscribers) {
-        if (subscriber.session) yield [stream.key, subscriber.session, false];
-      }
-    }
-    for (const source of this.viewerSources) {
-      for (const viewer of source()) yield [viewer.streamKey, viewer.session, false];
-    }
   }
 
   private item(key: string, session: SessionInfo): StatItem {
@@ -114,7 +91,7 @@ export class StatsService implements OnModuleInit, OnModuleDestroy {
   private sample(): void {
     const now = Date.now();
     const seen = new Set<number>();
-    for (const [, session] of this.sessions()) {
+    for (const session of this.access.all()) {
       seen.add(session.id);
       const previous = this.samples.get(session.id);
       const sample: Sample = {

@@ -78,7 +78,7 @@ export function writeHls(service: HlsService, key: string, dir: string): string 
   if (playlist === undefined) throw new Error(`no playlist for ${key}`);
   for (const line of playlist.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
-    const data = service.segment(key, line);
+    const data = service.segment(key, line)?.data;
     if (!data) throw new Error(`listed segment ${line} is not served`);
     writeFileSync(join(dir, line), data);
   }

@@ -8,11 +8,11 @@ export interface HlsOptions {
   readonly window: number;
   /** Keep an ended playlist and its segments until the room publishes again (`hls_keep_after_end`). */
   readonly keepAfterEnd: boolean;
-  /** Seconds an ended playlist is still served when `keepAfterEnd` is off (SPEC §5: 30). */
+  /** Seconds an ended playlist is still served when `keepAfterEnd` is off (README "Publish and watch": 30). */
   readonly graceSeconds: number;
 }
 
-/** SPEC §5: an ended playlist is served 30 s more, then 404. */
+/** README "Publish and watch": an ended playlist is served 30 s more, then 404. */
 export const HLS_GRACE_SECONDS = 30;
 
 /** Injection token for {@link HlsOptions}. */

@@ -2,7 +2,14 @@ import { HlsPlaylist } from './hls-playlist';
 import { HlsSegment } from './hls-segmenter';
 
 function seg(sequence: number, durationSeconds: number, discontinuity = false): HlsSegment {
-  return { sequence, durationSeconds, data: Buffer.from([sequence]), discontinuity };
+  return {
+    sequence,
+    durationSeconds,
+    data: Buffer.from([sequence]),
+    videoBytes: 0,
+    audioBytes: 0,
+    discontinuity,
+  };
 }
 
 function playlist(window = 3, fragmentSeconds = 3): HlsPlaylist {

@@ -1,7 +1,7 @@
 import { MediaPacket } from '../../core/media-packet';
 import { HlsOptions } from './hls-options';
 import { HlsPlaylist } from './hls-playlist';
-import { HlsSegmenter, HlsSegmenterCounters } from './hls-segmenter';
+import { HlsSegment, HlsSegmenter, HlsSegmenterCounters } from './hls-segmenter';
 
 /** What a room holds right now (for stats and tests). */
 export interface HlsRoomInfo {
@@ -93,13 +93,13 @@ export class HlsRoom {
   }
 
   /** A retained segment by file name (`{name}-{seq}.ts`); undefined for anything else. */
-  segment(fileName: string): Buffer | undefined {
+  segment(fileName: string): HlsSegment | undefined {
     if (!fileName.startsWith(this.segmentPrefix) || !fileName.endsWith(SEGMENT_EXTENSION)) {
       return undefined;
     }
     const digits = fileName.slice(this.segmentPrefix.length, -SEGMENT_EXTENSION.length);
     if (!/^\d{1,15}$/.test(digits)) return undefined;
-    return this.playlist.find(Number(digits))?.data;
+    return this.playlist.find(Number(digits));
   }
 
   private finishPublish(): void {

@@ -19,6 +19,9 @@ export interface HlsSegment {
   /** Duration from its first DTS to the next segment's first DTS (or the stream's end), seconds. */
   readonly durationSeconds: number;
   readonly data: Buffer;
+  /** Bytes of `data` that carry video, and audio (the rest is PSI): counted by the muxer as it writes. */
+  readonly videoBytes: number;
+  readonly audioBytes: number;
   /** Starts a new publish or a new encoding: the playlist puts `#EXT-X-DISCONTINUITY` before it. */
   readonly discontinuity: boolean;
 }
@@ -357,6 +360,7 @@ export class HlsSegmenter {
   private closeSegment(endMs: number): HlsSegment | undefined {
     this.flushAudioPes();
     this.open = false;
+    const { video, audio } = this.muxer.trackBytes;
     const data = this.muxer.endSegment();
     if (this.segmentFrames === 0) return undefined;
     const durationMs = Math.max(endMs - this.segmentStartMs, 1);
@@ -364,6 +368,8 @@ export class HlsSegmenter {
       sequence: this.sequence++,
       durationSeconds: durationMs / MS_PER_SECOND,
       data,
+      videoBytes: video,
+      audioBytes: audio,
       discontinuity: this.segmentDiscontinuity,
     };
   }

@@ -226,4 +226,21 @@ describe('TsMuxer', () => {
       counters.forEach((cc, i) => expect(cc).toBe(i % 16));
     }
   });
+
+  it('counts the bytes of each segment on the video and the audio PID as it writes them', () => {
+    const muxer = new TsMuxer();
+    for (const frames of [3, 7]) {
+      muxer.beginSegment({ video: true, audio: true });
+      for (let i = 0; i < frames; i++) {
+        muxer.writeVideo(bytes(1000 + i * 331), i * 3600, i * 3600, i === 0);
+        muxer.writeAudio(bytes(200 + i * 17), i * 1920);
+      }
+      const counted = muxer.trackBytes;
+      const packets = splitPackets(muxer.endSegment());
+      const onPid = (pid: number) =>
+        packets.filter((p) => p.pid === pid).length * TS_PACKET_SIZE_BYTES;
+      expect(counted).toEqual({ video: onPid(PID_VIDEO), audio: onPid(PID_AUDIO) });
+      expect(counted.video).toBeGreaterThan(frames * 1000);
+    }
+  });
 });

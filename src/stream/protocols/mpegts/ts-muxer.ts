@@ -169,6 +169,9 @@ export class TsMuxer {
   private pmtCounter = 0;
   private videoCounter = 0;
   private audioCounter = 0;
+  /** Bytes written on the video and audio PIDs since the segment began. */
+  private videoBytes = 0;
+  private audioBytes = 0;
   private tracks: TsTracks = { video: false, audio: false };
   private pmtVersion = -1;
   private pmtPacket: Buffer = PAT_PACKET;
@@ -181,6 +184,8 @@ export class TsMuxer {
   /** Starts a segment with PAT and PMT; the PMT version changes when the set of tracks does. */
   beginSegment(tracks: TsTracks): void {
     this.length = 0;
+    this.videoBytes = 0;
+    this.audioBytes = 0;
     if (
       this.pmtVersion < 0 ||
       tracks.video !== this.tracks.video ||
@@ -233,6 +238,11 @@ export class TsMuxer {
       ptsTicks - PCR_LEAD_TICKS,
       pcrHere,
     );
+  }
+
+  /** Bytes of the current segment carried on the video PID and on the audio PID (whole TS packets). */
+  get trackBytes(): { readonly video: number; readonly audio: number } {
+    return { video: this.videoBytes, audio: this.audioBytes };
   }
 
   /** Returns the finished segment as its own Buffer; the working buffer is kept for the next one. */
@@ -338,6 +348,8 @@ export class TsMuxer {
       w += payload.copy(out, w, payloadPos, payloadPos + take);
       payloadPos += take;
       first = false;
+      if (pid === PID_VIDEO) this.videoBytes += TS_PACKET_SIZE_BYTES;
+      else if (pid === PID_AUDIO) this.audioBytes += TS_PACKET_SIZE_BYTES;
     }
     return counter;
   }

@@ -1,4 +1,5 @@
 import { PacketType } from '../../core/media-packet';
+import type { WireForm } from '../../core/stream-packet';
 
 /** Chunk stream ids used for media sent to players (any id ≥ 3 is valid; these match common servers). */
 const CHUNK_STREAM_AUDIO = 4;
@@ -65,4 +66,16 @@ export function encodeChunks(
     offset += payload.copy(out, offset, read, Math.min(read + chunkSize, length));
   }
   return out;
+}
+
+/**
+ * The RTMP form of media messages for one output (its message stream id and chunk size). Players of a
+ * stream with the same stream id and chunk size (the norm) share each message's chunks.
+ */
+export function rtmpMessageForm(streamId: number, chunkSize: number): WireForm {
+  return {
+    id: `rtmp ${streamId} ${chunkSize}`,
+    encode: (packet) =>
+      encodeRtmpMessage(packet.type, packet.timestamp, streamId, packet.payload, chunkSize),
+  };
 }

@@ -4,6 +4,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { errorText } from '../../../common/errors';
 import type { RtmpUrl } from '../../../common/urls';
 import { MediaPacket } from '../../core/media-packet';
+import { PlayerOutput } from '../../core/player-output';
+import { StreamPacket, WireForm } from '../../core/stream-packet';
+import { rtmpMessageForm } from './rtmp-chunk';
 import { RtmpClientProtocol } from './rtmp-protocol';
 
 /** A far end of a relay (see common/urls.ts, the one RTMP URL validator). */
@@ -41,11 +44,15 @@ export class RtmpRelayClient {
   private connectId = 0;
   private createStreamId = 0;
   isReady = false;
+  private output: PlayerOutput | undefined;
+  private form: WireForm | undefined;
 
   constructor(
     private readonly target: RelayTarget,
     private readonly mode: 'play' | 'publish',
     private readonly handlers: RelayClientHandlers,
+    /** Publishing: how long the far end may stop reading before the connection is dropped. */
+    private readonly writeTimeoutMs = STEP_TIMEOUT_MS,
   ) {}
 
   start(): void {
@@ -72,21 +79,25 @@ export class RtmpRelayClient {
     socket.on('close', () => this.finish('connection closed'));
   }
 
-  /** Sends bytes already framed as RTMP chunks for this connection. */
-  write(bytes: Buffer): void {
-    if (this.socket && !this.socket.destroyed) this.socket.write(bytes);
+  /**
+   * Publishing: queues one media message for the far end through a bounded queue (a far end that stops
+   * reading for `writeTimeoutMs` is dropped). Returns the bytes queued: 0 before Publish.Start or when
+   * the message was skipped to catch up.
+   */
+  sendMedia(packet: StreamPacket): number {
+    const { output, form } = this;
+    if (!output || !form) return 0;
+    const bytes = packet.wire(form);
+    return output.write(packet, bytes) ? bytes.length : 0;
   }
 
-  get socketStream(): Socket | undefined {
-    return this.socket;
-  }
-
+  /** The message stream id the far end gave (0 before createStream's answer). */
   get messageStreamId(): number {
     return this.streamId;
   }
 
-  get chunkSize(): number {
-    return OUT_CHUNK_SIZE;
+  private write(bytes: Buffer): void {
+    if (this.socket && !this.socket.destroyed) this.socket.write(bytes);
   }
 
   close(reason = 'closed'): void {
@@ -171,6 +182,12 @@ export class RtmpRelayClient {
       if (code === 'NetStream.Play.Start' || code === 'NetStream.Publish.Start') {
         clearTimeout(this.stepTimer);
         this.isReady = true;
+        if (this.mode === 'publish' && this.socket) {
+          this.form = rtmpMessageForm(this.streamId, OUT_CHUNK_SIZE);
+          this.output = new PlayerOutput(this.socket, this.writeTimeoutMs, () =>
+            this.close('far end stopped reading'),
+          );
+        }
         this.handlers.ready();
       } else if (/Failed|BadName|Rejected|Unauthorized|StreamNotFound|Error/.test(code)) {
         this.close(`far end answered ${code}: ${describe(info)}`);
@@ -195,6 +212,8 @@ export class RtmpRelayClient {
     this.finished = true;
     clearTimeout(this.stepTimer);
     this.isReady = false;
+    this.output?.close();
+    this.output = undefined;
     this.socket?.destroy();
     this.handlers.closed(reason);
   }

@@ -9,7 +9,7 @@ import {
 } from './rtmp-chunk-reader';
 import { CLIENT_HANDSHAKE_BYTES, HANDSHAKE_PACKET_BYTES, serverHandshake } from './rtmp-handshake';
 import { MediaPacket, PacketType } from '../../core/media-packet';
-import { stripSetDataFrame } from '../../core/stream-packet';
+import { stripSetDataFrame } from '../flv/flv-writer';
 
 export { MAX_CHUNK_SIZE_BYTES, RtmpProtocolError };
 

@@ -238,7 +238,7 @@ describe('HLS judged by ffprobe/ffmpeg', () => {
         }
         const info = service.info(KEY)!;
         maxRetained = Math.max(maxRetained, info.retainedSegments);
-        produced.push(new WeakRef(service.segment(KEY, `cam-${info.nextSequence - 1}.ts`)!));
+        produced.push(new WeakRef(service.segment(KEY, `cam-${info.nextSequence - 1}.ts`)!.data));
         if (loop === 20) {
           await settle();
           baseline = memory();

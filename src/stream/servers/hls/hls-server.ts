@@ -7,12 +7,13 @@ import {
   OnModuleInit,
 } from '@nestjs/common';
 import { listenOn } from '../../../common/listen';
-import { AdmissionHooks } from '../../../events/admission-hooks';
-import { StreamEventBus } from '../../../events/stream-event-bus';
-import { StreamEvent } from '../../../events/stream-events';
 import { AppConfig, findApp } from '../../../config/app-config';
-import { traffic } from '../../../metrics/traffic';
-import { LiveStream, SessionInfo, StreamSubscriber } from '../../core/live-stream';
+import { LiveStream, StreamSubscriber } from '../../core/live-stream';
+import { PlaySession } from '../../core/session';
+import { StreamAccess } from '../../core/stream-access';
+import { streamKey } from '../../core/stream-name';
+import { StreamPacket } from '../../core/stream-packet';
+import { HlsSegment } from '../../protocols/hls/hls-segmenter';
 import {
   acceptMediaRequest,
   answerJson,
@@ -20,29 +21,37 @@ import {
   createMediaServer,
   decodePathSegment,
 } from '../media-http';
-import { StatsService } from '../../stats/stats.service';
-import { newSessionId, StreamRegistry } from '../../core/stream-registry';
-import { StreamPacket } from '../../core/stream-packet';
 import { HlsService } from './hls.service';
-import { PID_AUDIO, PID_VIDEO, TS_PACKET_SIZE_BYTES } from '../../protocols/mpegts/ts-muxer';
 
 const PLAYLIST_PATH = /^\/([^/]+)\/([^/]+)\.m3u8$/;
 const SEGMENT_PATH = /^\/([^/]+)\/(([^/]+)-\d+\.ts)$/;
 /** Distinct HLS viewers tracked at once; the oldest is forgotten beyond it (a flood cannot grow memory). */
 const MAX_TRACKED_VIEWERS = 100_000;
+/** How often quiet viewers are looked for (the map is ordered by last request: a check stops early). */
+const VIEWER_PRUNE_INTERVAL_MS = 1000;
 
+/** One HLS viewer (address + User-Agent of one room): its session once StreamAccess has answered. */
 interface Viewer {
-  readonly streamKey: string;
-  readonly session: SessionInfo;
   lastSeen: number;
-  /** False when a play hook refused it. */
-  allowed: boolean;
+  /** The session, or undefined when refused; settles once. */
+  readonly admitted: Promise<PlaySession | undefined>;
+  settled: boolean;
+  session: PlaySession | undefined;
+}
+
+/** What a request asks for: a playlist, or a segment. */
+interface Found {
+  readonly app: string;
+  readonly room: string;
+  readonly playlist?: Buffer;
+  readonly segment?: HlsSegment;
 }
 
 /**
- * HLS playback on `hls_addr` (SPEC §5): `/{app}/{room}.m3u8` and its segments, muxed natively by
- * HlsService from every publish on an app with `hls: true`. HLS viewers (address + User-Agent) that
- * fetched a playlist or segment within 3 × `hls_fragment` are listed in stats.
+ * HLS playback on `hls_addr` (README "Publish and watch"): `/{app}/{room}.m3u8` and its segments, muxed
+ * natively by HlsService from every publish on an app with `hls: true`. A viewer is a client (address +
+ * User-Agent) that fetched a playlist or segment within 3 × `hls_fragment`: it opens a play session
+ * through StreamAccess on its first request and ends it when it goes quiet.
  */
 @Injectable()
 export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
@@ -50,16 +59,11 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
   private readonly server: Server;
   private readonly viewers = new Map<string, Viewer>();
   private pruneTimer: NodeJS.Timeout | undefined;
-  /** Video and audio bytes of each segment, counted once per segment (by PID). */
-  private readonly segmentBytes = new WeakMap<Buffer, { video: number; audio: number }>();
 
   constructor(
     private readonly config: AppConfig,
-    private readonly registry: StreamRegistry,
+    private readonly access: StreamAccess,
     private readonly hls: HlsService,
-    private readonly stats: StatsService,
-    private readonly hooks: AdmissionHooks,
-    private readonly events: StreamEventBus,
   ) {
     this.server = createMediaServer('hls', config, this.logger, (request, response) =>
       this.handle(request, response),
@@ -67,10 +71,9 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
   }
 
   onModuleInit(): void {
-    this.registry.onPublish((stream) => this.segment(stream));
-    this.stats.addViewerSource(() => this.activeViewers());
-    // Viewers that went quiet are announced as gone even when nobody reads the stats.
-    this.pruneTimer = setInterval(() => this.prune(), this.config.hls_fragment * 1000);
+    this.access.onPublish((stream) => this.segment(stream));
+    // Viewers that went quiet are ended even when nobody reads the stats.
+    this.pruneTimer = setInterval(() => this.prune(), VIEWER_PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
   }
 
@@ -82,6 +85,8 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.pruneTimer);
+    for (const viewer of this.viewers.values()) viewer.session?.end();
+    this.viewers.clear();
     await closeHttpServer(this.server);
   }
 
@@ -101,43 +106,41 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
     const path = (request.url ?? '/').split('?')[0];
     const found = this.find(path);
     if (!found) return answerJson(response, 404, 'not found');
-    const { key, body, segment } = found;
-    const serve = (viewer: Viewer | undefined): void => {
-      if (!viewer) return answerJson(response, 403, 'refused');
+    const serve = (session: PlaySession | undefined): void => {
+      if (!session) return answerJson(response, 403, 'refused');
+      const { segment, playlist } = found;
       if (segment) {
-        const bytes = this.bytesOf(body);
-        viewer.session.videoBytes += bytes.video;
-        viewer.session.audioBytes += bytes.audio;
-        traffic.bytesOut += body.length;
+        session.sentFile(segment.videoBytes, segment.audioBytes, segment.data.length);
         // A segment's URL never names other media: it may be cached for good.
-        return send(request, response, 'video/mp2t', 'public, max-age=86400, immutable', body);
+        return send(
+          request,
+          response,
+          'video/mp2t',
+          'public, max-age=86400, immutable',
+          segment.data,
+        );
       }
-      send(request, response, 'application/vnd.apple.mpegurl', 'no-cache', body);
+      if (playlist) send(request, response, 'application/vnd.apple.mpegurl', 'no-cache', playlist);
     };
-    const viewer = this.viewer(request, key, path);
-    if (viewer instanceof Promise) {
-      viewer
-        .then((admitted) => {
-          if (!response.destroyed) serve(admitted);
-        })
-        .catch(() => {
-          if (!response.headersSent) answerJson(response, 503, 'the play check failed');
-        });
-    } else {
-      serve(viewer);
-    }
+    const viewer = this.viewer(request, found, path);
+    if (viewer.settled) return serve(viewer.session);
+    viewer.admitted
+      .then((session) => {
+        if (!response.destroyed) serve(session);
+      })
+      .catch(() => {
+        if (!response.headersSent) answerJson(response, 503, 'the play check failed');
+      });
   }
 
-  /** The playlist or segment at `path`: its stream key and bytes. */
-  private find(path: string): { key: string; body: Buffer; segment: boolean } | undefined {
+  /** The playlist or segment at `path`, when its app serves HLS and it exists. */
+  private find(path: string): Found | undefined {
     let match = PLAYLIST_PATH.exec(path);
     if (match) {
       const [app, room] = [decodePathSegment(match[1]), decodePathSegment(match[2])];
-      if (!app || !room || !findApp(this.config, app)?.hls) return undefined;
-      const playlist = this.hls.playlist(`${app}/${room}`);
-      return playlist === undefined
-        ? undefined
-        : { key: `${app}/${room}`, body: Buffer.from(playlist), segment: false };
+      if (!app || !room || !this.access.serves(app, room, 'hls')) return undefined;
+      const playlist = this.hls.playlist(streamKey(app, room));
+      return playlist === undefined ? undefined : { app, room, playlist: Buffer.from(playlist) };
     }
     match = SEGMENT_PATH.exec(path);
     if (match) {
@@ -146,89 +149,50 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
         decodePathSegment(match[2]),
         decodePathSegment(match[3]),
       ];
-      if (!app || !file || !room || !findApp(this.config, app)?.hls) return undefined;
-      const data = this.hls.segment(`${app}/${room}`, file);
-      return data === undefined ? undefined : { key: `${app}/${room}`, body: data, segment: true };
+      if (!app || !file || !room || !this.access.serves(app, room, 'hls')) return undefined;
+      const segment = this.hls.segment(streamKey(app, room), file);
+      return segment === undefined ? undefined : { app, room, segment };
     }
     return undefined;
   }
 
   /**
-   * The viewer making this request (address + User-Agent identify it), new ones announced and, when
-   * play hooks are registered, checked once (a refused viewer stays refused until it goes quiet).
+   * The viewer making this request (address + User-Agent identify it). A new one asks StreamAccess once
+   * to play (a refused viewer stays refused until it goes quiet).
    */
-  private viewer(
-    request: IncomingMessage,
-    streamKey: string,
-    path: string,
-  ): Viewer | undefined | Promise<Viewer | undefined> {
+  private viewer(request: IncomingMessage, { app, room }: Found, path: string): Viewer {
     const address = request.socket.remoteAddress ?? '?';
     const agent = String(request.headers['user-agent'] ?? '').slice(0, 256);
-    const id = `${streamKey}\n${address}\n${agent}`;
+    const id = `${streamKey(app, room)}\n${address}\n${agent}`;
     const known = this.viewers.get(id);
     if (known) {
       this.viewers.delete(id); // re-inserted: the map stays ordered by last request
       known.lastSeen = Date.now();
       this.viewers.set(id, known);
-      return known.allowed ? known : undefined;
+      return known;
     }
     if (this.viewers.size >= MAX_TRACKED_VIEWERS) {
       const oldest = this.viewers.entries().next().value;
       if (oldest) this.forget(oldest[0], oldest[1]);
     }
-    const viewer: Viewer = {
-      streamKey,
-      lastSeen: Date.now(),
-      allowed: true,
-      session: {
-        id: newSessionId(),
-        protocol: 'hls',
-        remoteAddress: address,
-        url: path,
-        streamId: 0,
-        since: new Date(),
-        videoBytes: 0,
-        audioBytes: 0,
-      },
-    };
+    const admitted = this.access
+      .play({ app, room, protocol: 'hls', remoteAddress: address, url: path })
+      .then((result) => {
+        viewer.settled = true;
+        if (!result.ok) return undefined; // a hook's veto is logged by the hooks
+        // Forgotten while the hooks were asked (a flood of new viewers): the session ends at once.
+        if (this.viewers.get(id) !== viewer) result.session.end();
+        else viewer.session = result.session;
+        return result.session;
+      });
+    const viewer: Viewer = { lastSeen: Date.now(), admitted, settled: false, session: undefined };
     this.viewers.set(id, viewer);
-    const [app, room] = splitKey(streamKey);
-    const announce = () => {
-      this.events.emit(StreamEvent.PlayerJoined, {
-        app,
-        room,
-        protocol: 'hls',
-        remote_addr: address,
-        session_id: viewer.session.id,
-      });
-      return viewer;
-    };
-    if (!this.hooks.hasPlayHooks) return announce();
-    return this.hooks
-      .checkPlay({ app, room, protocol: 'hls', remote_addr: address })
-      .then((verdict) => {
-        viewer.allowed = verdict.allowed;
-        return verdict.allowed ? announce() : undefined;
-      });
+    return viewer;
   }
 
   private forget(id: string, viewer: Viewer): void {
     this.viewers.delete(id);
-    if (!viewer.allowed) return;
-    const [app, room] = splitKey(viewer.streamKey);
-    this.events.emit(StreamEvent.PlayerLeft, {
-      app,
-      room,
-      protocol: 'hls',
-      remote_addr: viewer.session.remoteAddress,
-      session_id: viewer.session.id,
-    });
-  }
-
-  /** Viewers seen within 3 × hls_fragment; older ones are forgotten. */
-  private *activeViewers(): Generator<Viewer> {
-    this.prune();
-    for (const viewer of this.viewers.values()) if (viewer.allowed) yield viewer;
+    viewer.session?.end();
   }
 
   /** Forgets viewers quiet for 3 × hls_fragment (the map is ordered by last request). */
@@ -239,29 +203,6 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
       this.forget(id, viewer);
     }
   }
-
-  private bytesOf(segment: Buffer): { video: number; audio: number } {
-    let counted = this.segmentBytes.get(segment);
-    if (!counted) {
-      counted = { video: 0, audio: 0 };
-      for (
-        let offset = 0;
-        offset + TS_PACKET_SIZE_BYTES <= segment.length;
-        offset += TS_PACKET_SIZE_BYTES
-      ) {
-        const pid = ((segment[offset + 1] & 0x1f) << 8) | segment[offset + 2];
-        if (pid === PID_VIDEO) counted.video += TS_PACKET_SIZE_BYTES;
-        else if (pid === PID_AUDIO) counted.audio += TS_PACKET_SIZE_BYTES;
-      }
-      this.segmentBytes.set(segment, counted);
-    }
-    return counted;
-  }
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 function send(

@@ -75,7 +75,7 @@ describe('HlsService', () => {
     expect(playlist).toContain('#EXT-X-MEDIA-SEQUENCE:2\n');
     expect(playlist).not.toContain('#EXT-X-ENDLIST');
     expect(uris(playlist)).toEqual(['room-1-2.ts', 'room-1-3.ts', 'room-1-4.ts']);
-    for (const uri of uris(playlist)) expect(service.segment(KEY, uri)?.[0]).toBe(0x47);
+    for (const uri of uris(playlist)) expect(service.segment(KEY, uri)?.data[0]).toBe(0x47);
   });
 
   it('keeps only the listed segments plus one in memory', () => {

@@ -8,6 +8,7 @@ import {
   systemScheduler,
 } from '../../protocols/hls/hls-options';
 import { HlsRoom, HlsRoomInfo } from '../../protocols/hls/hls-room';
+import { HlsSegment } from '../../protocols/hls/hls-segmenter';
 
 const MS_PER_SECOND = 1000;
 
@@ -94,7 +95,7 @@ export class HlsService implements OnApplicationShutdown {
   }
 
   /** A segment of `key` by file name (`{room}-{seq}.ts`), or undefined once it left the window. */
-  segment(key: string, fileName: string): Buffer | undefined {
+  segment(key: string, fileName: string): HlsSegment | undefined {
     return this.liveEntry(key)?.room.segment(fileName);
   }
 

@@ -1,9 +1,13 @@
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { listenOn } from '../../../common/listen';
-import { AppConfig, findApp } from '../../../config/app-config';
-import { AdmissionHooks } from '../../../events/admission-hooks';
-import { countMediaBytes, LiveStream, SessionInfo, StreamSubscriber } from '../../core/live-stream';
+import { AppConfig } from '../../../config/app-config';
+import { PlayerOutput } from '../../core/player-output';
+import { PlaySession } from '../../core/session';
+import { StreamAccess, StreamPlayer } from '../../core/stream-access';
+import { StreamPacket } from '../../core/stream-packet';
+import { FLV_TAG, flvFileHeader } from '../../protocols/flv/flv-writer';
+import { StatItem, StatSnapshot, StatsService } from '../../stats/stats.service';
 import {
   acceptMediaRequest,
   answerJson,
@@ -11,62 +15,64 @@ import {
   createMediaServer,
   decodePathSegment,
 } from '../media-http';
-import { StatItem, StatSnapshot, StatsService } from '../../stats/stats.service';
-import { PlayerOutput } from '../../core/player-output';
-import { newSessionId, StreamRegistry } from '../../core/stream-registry';
-import { flvFileHeader, StreamPacket } from '../../core/stream-packet';
 
 const FLV_PATH = /^\/([^/]+)\/([^/]+)\.flv$/;
 
 /** One HTTP-FLV viewer: an FLV header, then the stream's tags, until the publish ends or it leaves. */
-export class FlvPlayer implements StreamSubscriber {
-  readonly session: SessionInfo;
-  private readonly output: PlayerOutput;
+class FlvPlayer implements StreamPlayer {
+  private output: PlayerOutput | undefined;
+  private session: PlaySession | undefined;
 
   constructor(
+    private readonly request: IncomingMessage,
     private readonly response: ServerResponse,
-    remoteAddress: string,
-    url: string,
-    writeTimeoutMs: number,
-    logger: Logger,
-  ) {
-    this.session = {
-      id: newSessionId(),
-      protocol: 'http-flv',
-      remoteAddress,
-      url,
-      streamId: 0,
-      since: new Date(),
-      videoBytes: 0,
-      audioBytes: 0,
-    };
+    private readonly writeTimeoutMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Admitted: the answer's head and the FLV header go out before the first tag. */
+  begin(session: PlaySession): void {
+    this.session = session;
+    const { response } = this;
+    response.writeHead(200, {
+      'Content-Type': 'video/x-flv',
+      'Cache-Control': 'no-cache, no-store',
+      Connection: 'close',
+    });
+    response.flushHeaders();
+    this.request.socket.setNoDelay(true);
     this.output = new PlayerOutput(
       response,
-      writeTimeoutMs,
+      this.writeTimeoutMs,
       (reason) => {
-        logger.warn(`http-flv ${remoteAddress}: ${reason}; closing`);
+        this.logger.warn(`http-flv ${session.remoteAddress}: ${reason}; closing`);
         response.destroy();
       },
       false,
     );
     this.output.writeRaw(flvFileHeader());
+    response.on('close', () => {
+      this.output?.close();
+      session.end();
+      this.logger.log(`http-flv ${session.remoteAddress} left ${session.streamKey}`);
+    });
   }
 
   deliver(packet: StreamPacket): void {
-    const tag = packet.flvTag();
-    if (this.output.write(packet, tag)) countMediaBytes(this.session, packet, tag.length);
+    const tag = packet.wire(FLV_TAG);
+    if (this.output?.write(packet, tag)) this.session?.sent(packet, tag.length);
   }
 
   publishEnded(): void {
     this.response.end();
   }
 
-  close(): void {
-    this.output.close();
+  stop(): void {
+    this.response.destroy();
   }
 }
 
-/** HTTP-FLV playback on `httpflv_addr`: `GET /{app}/{room}.flv` and `GET /streams` (SPEC §1, §5). */
+/** HTTP-FLV playback on `httpflv_addr`: `GET /{app}/{room}.flv` and `GET /streams` (README "Publish and watch"). */
 @Injectable()
 export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(FlvServer.name);
@@ -74,9 +80,8 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
 
   constructor(
     private readonly config: AppConfig,
-    private readonly registry: StreamRegistry,
+    private readonly access: StreamAccess,
     private readonly stats: StatsService,
-    private readonly hooks: AdmissionHooks,
   ) {
     this.server = createMediaServer('http-flv', config, this.logger, (request, response) =>
       this.handle(request, response),
@@ -100,58 +105,49 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
     const match = FLV_PATH.exec(path);
     if (!match) return answerJson(response, 404, 'not found');
     const [app, room] = [decodePathSegment(match[1]), decodePathSegment(match[2])];
-    const entry = app === undefined ? undefined : findApp(this.config, app);
-    const stream =
-      entry?.flv && room !== undefined ? this.registry.get(app as string, room) : undefined;
-    if (!stream?.isLive) return answerJson(response, 404, 'stream not found or not live');
+    if (
+      app === undefined ||
+      room === undefined ||
+      !this.access.serves(app, room, 'http-flv') ||
+      !this.access.isLive(app, room)
+    )
+      return answerJson(response, 404, 'stream not found or not live');
     if (request.method === 'HEAD') {
       response.writeHead(200, { 'Content-Type': 'video/x-flv' }).end();
       return;
     }
-    const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? 0}`;
-    if (!this.hooks.hasPlayHooks) return this.play(request, response, stream, remote, path);
-    void this.hooks
-      .checkPlay({ app: stream.app, room: stream.room, protocol: 'http-flv', remote_addr: remote })
-      .then((verdict) => {
-        if (response.destroyed) return;
-        if (!verdict.allowed) return answerJson(response, 403, verdict.reason);
-        if (!stream.isLive) return answerJson(response, 404, 'stream not found or not live');
-        this.play(request, response, stream, remote, path);
+    const gone = new AbortController();
+    response.on('close', () => gone.abort());
+    const remoteAddress = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? 0}`;
+    const player = new FlvPlayer(request, response, this.config.write_timeout * 1000, this.logger);
+    this.access
+      .play(
+        {
+          app,
+          room,
+          protocol: 'http-flv',
+          remoteAddress,
+          url: path,
+          mustBeLive: true,
+          signal: gone.signal,
+        },
+        player,
+      )
+      .then((result) => {
+        if (result.ok)
+          this.logger.log(`http-flv ${remoteAddress} plays ${result.session.streamKey}`);
+        else if (!response.destroyed)
+          answerJson(response, httpStatusOf(result.reason), result.message);
       })
       .catch(() => {
         if (!response.headersSent) answerJson(response, 503, 'the play check failed');
       });
   }
+}
 
-  private play(
-    request: IncomingMessage,
-    response: ServerResponse,
-    stream: LiveStream,
-    remote: string,
-    path: string,
-  ): void {
-    response.writeHead(200, {
-      'Content-Type': 'video/x-flv',
-      'Cache-Control': 'no-cache, no-store',
-      Connection: 'close',
-    });
-    response.flushHeaders();
-    request.socket.setNoDelay(true);
-    const player = new FlvPlayer(
-      response,
-      remote,
-      path,
-      this.config.write_timeout * 1000,
-      this.logger,
-    );
-    response.on('close', () => {
-      player.close();
-      this.registry.detach(stream, player);
-      this.logger.log(`http-flv ${remote} left ${stream.key}`);
-    });
-    this.registry.attach(stream.app, stream.room, player);
-    this.logger.log(`http-flv ${remote} plays ${stream.key}`);
-  }
+/** A refused play as HTTP: not served here 404, refused by a hook 403. */
+export function httpStatusOf(reason: string): number {
+  return reason === 'hook' ? 403 : 404;
 }
 
 /**

@@ -1,32 +1,22 @@
 import type { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { errorText } from '../../../common/errors';
-import { AdmissionHooks } from '../../../events/admission-hooks';
-import { traffic } from '../../../metrics/traffic';
-import { isValidName } from '../../../common/names';
 import { peerText, RefusalLog } from '../../../common/peer-text';
-import { AppConfig, findApp } from '../../../config/app-config';
-import {
-  countMediaBytes,
-  LiveStream,
-  Publisher,
-  SessionInfo,
-  StreamSubscriber,
-} from '../../core/live-stream';
+import { AppConfig } from '../../../config/app-config';
+import { AccessRefusal } from '../../core/admission';
 import { MediaPacket } from '../../core/media-packet';
 import { PlayerOutput } from '../../core/player-output';
-import { PublishAdmission } from '../../core/publish-admission';
-import { newSessionId, StreamRegistry } from '../../core/stream-registry';
-import { StreamPacket } from '../../core/stream-packet';
+import { PlaySession, PublishSession } from '../../core/session';
+import { StreamAccess, StreamPlayer } from '../../core/stream-access';
+import { StreamPacket, WireForm } from '../../core/stream-packet';
+import { rtmpMessageForm } from '../../protocols/rtmp/rtmp-chunk';
 import { RtmpProtocol } from '../../protocols/rtmp/rtmp-protocol';
 
 type State = 'handshake' | 'connected' | 'admitting' | 'publishing' | 'playing' | 'closed';
 
 export interface RtmpConnectionContext {
   readonly config: AppConfig;
-  readonly registry: StreamRegistry;
-  readonly admission: PublishAdmission;
-  readonly hooks: AdmissionHooks;
+  readonly access: StreamAccess;
   readonly logger: Logger;
   /** Warnings about what peers did wrong, bounded per address. */
   readonly refusals: RefusalLog;
@@ -42,23 +32,23 @@ export const MAX_PENDING_OUTPUT_BYTES = 1024 * 1024;
  * One RTMP or RTMPS connection: the protocol engine fed from the socket, then either a publisher of one
  * stream or a player of one. Anything the peer does wrong closes this connection and nothing else.
  */
-export class RtmpConnection implements StreamSubscriber {
-  readonly id = newSessionId();
+export class RtmpConnection implements StreamPlayer {
   readonly remoteAddress: string;
   private readonly protocol: RtmpProtocol;
   private state: State = 'handshake';
   private app = '';
   private host = '';
   private streamId = 0;
-  private stream: LiveStream | undefined;
-  private publisher: Publisher | undefined;
+  private publisher: PublishSession | undefined;
+  private player: PlaySession | undefined;
   private output: PlayerOutput | undefined;
+  /** The RTMP form of media for this player (its stream id and chunk size), shared with its peers. */
+  private form: WireForm | undefined;
+  /** Aborted when the connection closes, so that an admission still running opens nothing. */
+  private readonly gone = new AbortController();
   private readonly firstCommandTimer: NodeJS.Timeout;
   /** Armed while output waits in our queue and the peer is not a player; cleared on drain. */
   private writeTimer: NodeJS.Timeout | undefined;
-  readonly since = new Date();
-  /** Set once this connection plays: what stats show of it. */
-  session: SessionInfo | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -106,28 +96,38 @@ export class RtmpConnection implements StreamSubscriber {
     this.onClosed();
   }
 
-  /** StreamSubscriber: a packet of the stream this connection plays. */
+  /** StreamPlayer: admitted to play; Play.Start goes out before the first packet. */
+  begin(session: PlaySession): void {
+    this.player = session;
+    this.state = 'playing';
+    this.socket.setTimeout(0);
+    this.protocol.acceptPlay(this.streamId);
+    this.output = new PlayerOutput(
+      this.socket,
+      this.context.config.write_timeout * 1000,
+      (reason) => this.close(reason),
+    );
+  }
+
+  /** StreamPlayer: a packet of the stream this connection plays. */
   deliver(packet: StreamPacket): void {
-    const { output, session } = this;
-    if (!output || !session) return;
-    const bytes = packet.rtmpMessage(this.streamId, this.protocol.outChunkSize);
-    if (output.write(packet, bytes)) countMediaBytes(session, packet, bytes.length);
+    const { output, player } = this;
+    if (!output || !player) return;
+    const chunkSize = this.protocol.outChunkSize;
+    if (this.form?.id !== `rtmp ${this.streamId} ${chunkSize}`)
+      this.form = rtmpMessageForm(this.streamId, chunkSize);
+    const bytes = packet.wire(this.form);
+    if (output.write(packet, bytes)) player.sent(packet, bytes.length);
   }
 
   publishEnded(): void {
     if (this.state === 'playing') this.protocol.sendStreamEnd(this.streamId);
   }
 
-  get isPublishing(): boolean {
-    return this.state === 'publishing';
-  }
-
-  get admittedKey(): string | undefined {
-    return this.publisher?.key;
-  }
-
-  get room(): string | undefined {
-    return this.stream?.room;
+  /** SessionEndpoint: the core ends this session (replacement, revocation, a kick). */
+  stop(reason: string): void {
+    this.context.logger.log(`${this.scheme} ${this.remoteAddress}: ${reason}; disconnecting`);
+    this.close();
   }
 
   private send(bytes: Buffer): void {
@@ -168,7 +168,7 @@ export class RtmpConnection implements StreamSubscriber {
 
   private onData(data: Buffer): void {
     if (this.state === 'closed') return;
-    traffic.bytesIn += data.length;
+    this.context.access.traffic.bytesIn += data.length;
     try {
       this.protocol.feed(data);
     } catch (error) {
@@ -203,46 +203,43 @@ export class RtmpConnection implements StreamSubscriber {
       return;
     }
     this.state = 'admitting';
-    const admission = await this.context.admission.admit(this.app, name, {
-      protocol: this.scheme,
-      remoteAddress: this.remoteAddress,
-    });
-    if (this.state !== 'admitting') return; // closed while the key was checked
-    if (!admission.admitted) {
-      this.warn(`publish on "${peerText(this.app)}" refused: ${admission.reason}`, 'closing');
-      this.protocol.refusePublish(streamId, admission.code, admission.reason);
+    const { scheme, host, app } = this;
+    const result = await this.context.access.publish(
+      {
+        app,
+        name,
+        protocol: scheme,
+        remoteAddress: this.remoteAddress,
+        streamId,
+        url: (room) => `${scheme}://${host}/${app}/${room}`,
+        signal: this.gone.signal,
+      },
+      this,
+    );
+    if (this.state !== 'admitting') {
+      if (result.ok) result.session.end(); // closed while the key was checked
+      return;
+    }
+    if (!result.ok) {
+      this.warn(`publish on "${peerText(app)}" refused: ${result.message}`, 'closing');
+      this.protocol.refusePublish(streamId, publishRefusalCode(result), result.message);
       this.close();
       return;
     }
     this.streamId = streamId;
-    const publisher: Publisher = {
-      id: this.id,
-      protocol: this.scheme,
-      remoteAddress: this.remoteAddress,
-      url: `${this.scheme}://${this.host}/${this.app}/${admission.room}`,
-      streamId,
-      since: this.since,
-      videoBytes: 0,
-      audioBytes: 0,
-      key: admission.key,
-      stop: (reason) => this.close(reason),
-    };
-    // Publish.Start goes out only now, after the key check (SPEC §5).
-    this.protocol.acceptPublish(streamId, `/${this.app}/${admission.room}`);
+    this.publisher = result.session;
+    // Publish.Start goes out only now, after the key check (README "Publish and watch").
+    this.protocol.acceptPublish(streamId, `/${app}/${result.session.room}`);
     this.state = 'publishing';
-    this.publisher = publisher;
-    this.stream = this.context.registry.startPublish(this.app, admission.room, publisher);
-    this.context.logger.log(`${this.scheme} ${this.remoteAddress} publishes ${this.stream.key}`);
+    this.context.logger.log(
+      `${scheme} ${this.remoteAddress} publishes ${result.session.streamKey}`,
+    );
   }
 
   private onMedia(packet: MediaPacket): void {
-    const { publisher, stream } = this;
-    if (this.state !== 'publishing' || !publisher || !stream) return; // media before Publish.Start is dropped
-    this.context.registry.push(
-      stream,
-      publisher,
-      new StreamPacket(packet.type, packet.timestamp, packet.payload),
-    );
+    // Media before Publish.Start is dropped.
+    if (this.state === 'publishing')
+      this.publisher?.push(packet.type, packet.timestamp, packet.payload);
   }
 
   private async onPlay(name: string, streamId: number): Promise<void> {
@@ -254,53 +251,34 @@ export class RtmpConnection implements StreamSubscriber {
       );
       return;
     }
-    const entry = findApp(this.context.config, this.app);
-    if (!entry || !entry.live || !isValidName(name)) {
-      this.warn(`play of "${peerText(`${this.app}/${name}`)}" refused`, 'closing');
+    this.state = 'admitting';
+    this.streamId = streamId;
+    const { scheme, host, app } = this;
+    const result = await this.context.access.play(
+      {
+        app,
+        room: name,
+        protocol: scheme,
+        remoteAddress: this.remoteAddress,
+        streamId,
+        url: `${scheme}://${host}/${app}/${name}`,
+        signal: this.gone.signal,
+      },
+      this,
+    );
+    if (!result.ok) {
+      if (this.state !== 'admitting') return; // closed while the hooks were asked
+      if (result.reason === 'app')
+        this.warn(`play of "${peerText(`${app}/${name}`)}" refused`, 'closing');
       this.protocol.refusePlay(
         streamId,
-        'NetStream.Play.StreamNotFound',
-        `no stream "${this.app}/${name}"`,
+        result.reason === 'app' ? 'NetStream.Play.StreamNotFound' : 'NetStream.Play.Failed',
+        result.message,
       );
       this.close();
       return;
     }
-    if (this.context.hooks.hasPlayHooks) {
-      this.state = 'admitting';
-      const verdict = await this.context.hooks.checkPlay({
-        app: this.app,
-        room: name,
-        protocol: this.scheme,
-        remote_addr: this.remoteAddress,
-      });
-      if (this.state !== 'admitting') return; // closed while the hooks were asked
-      if (!verdict.allowed) {
-        this.protocol.refusePlay(streamId, 'NetStream.Play.Failed', verdict.reason);
-        this.close();
-        return;
-      }
-    }
-    this.streamId = streamId;
-    this.state = 'playing';
-    this.socket.setTimeout(0);
-    this.protocol.acceptPlay(streamId);
-    this.output = new PlayerOutput(
-      this.socket,
-      this.context.config.write_timeout * 1000,
-      (reason) => this.close(reason),
-    );
-    this.session = {
-      id: this.id,
-      protocol: this.scheme,
-      remoteAddress: this.remoteAddress,
-      url: `${this.scheme}://${this.host}/${this.app}/${name}`,
-      streamId,
-      since: new Date(),
-      videoBytes: 0,
-      audioBytes: 0,
-    };
-    this.stream = this.context.registry.attach(this.app, name, this);
-    this.context.logger.log(`${this.scheme} ${this.remoteAddress} plays ${this.stream.key}`);
+    this.context.logger.log(`${scheme} ${this.remoteAddress} plays ${result.session.streamKey}`);
   }
 
   private onCloseStream(): void {
@@ -311,18 +289,25 @@ export class RtmpConnection implements StreamSubscriber {
     if (this.state === 'closed') return;
     const wasPublishing = this.state === 'publishing';
     this.state = 'closed';
+    this.gone.abort();
     clearTimeout(this.firstCommandTimer);
     clearTimeout(this.writeTimer);
     this.output?.close();
-    const { stream, publisher } = this;
-    if (!stream) return;
-    if (wasPublishing && publisher) {
-      this.context.registry.endPublish(stream, publisher);
-      this.context.logger.log(
-        `${this.scheme} ${this.remoteAddress} stopped publishing ${stream.key}`,
-      );
-    } else {
-      this.context.registry.detach(stream, this);
+    this.player?.end();
+    const publisher = this.publisher;
+    if (publisher) {
+      publisher.end();
+      if (wasPublishing)
+        this.context.logger.log(
+          `${this.scheme} ${this.remoteAddress} stopped publishing ${publisher.streamKey}`,
+        );
     }
   }
+}
+
+/** The RTMP status of a refused publish: a key store or hook that said no is `Unauthorized`. */
+function publishRefusalCode(refusal: AccessRefusal): string {
+  return refusal.reason === 'store' || refusal.reason === 'hook'
+    ? 'NetStream.Publish.Unauthorized'
+    : 'NetStream.Publish.BadName';
 }

@@ -4,19 +4,10 @@ import { createServer as createTlsServer } from 'node:tls';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { listenOn } from '../../../common/listen';
 import { peerText, RefusalLog } from '../../../common/peer-text';
-import { AdmissionHooks } from '../../../events/admission-hooks';
 import { AppConfig } from '../../../config/app-config';
 import { ListenAddress } from '../../../config/listen-address';
-import { KeyService } from '../../../key/key.service';
-import { PublishAdmission } from '../../core/publish-admission';
-import { StreamRegistry } from '../../core/stream-registry';
+import { StreamAccess } from '../../core/stream-access';
 import { RtmpConnection, RtmpConnectionContext } from './rtmp-connection';
-
-/**
- * How often live publishers' keys are re-read from the store. Revocations also arrive by event (pub/sub
- * with Redis); this catches one missed while an instance was cut off from Redis (SPEC §3: within 5 s).
- */
-const KEY_RECHECK_INTERVAL_MS = 2000;
 
 /**
  * Owns the RTMP and RTMPS listeners (`rtmp_addr`, TLS when `enable_rtmps`; optional `rtmps_addr`) and
@@ -32,24 +23,12 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly perAddress = new Map<string, number>();
   private readonly refusals = new RefusalLog(this.logger);
   private readonly context: RtmpConnectionContext;
-  private unsubscribe: (() => void) | undefined;
-  private recheckTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: AppConfig,
-    private readonly keys: KeyService,
-    registry: StreamRegistry,
-    admission: PublishAdmission,
-    hooks: AdmissionHooks,
+    access: StreamAccess,
   ) {
-    this.context = {
-      config,
-      registry,
-      admission,
-      hooks,
-      logger: this.logger,
-      refusals: this.refusals,
-    };
+    this.context = { config, access, logger: this.logger, refusals: this.refusals };
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -58,21 +37,9 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
       await this.listen(config.rtmp_addr, 'rtmp_addr', config.enable_rtmps);
     }
     if (config.rtmps_addr) await this.listen(config.rtmps_addr, 'rtmps_addr', true);
-    this.unsubscribe = this.keys.onRevoked(({ key }) => {
-      for (const connection of this.connections) {
-        if (connection.isPublishing && connection.admittedKey === key) {
-          this.logger.log(`${connection.remoteAddress}: its stream key was revoked; disconnecting`);
-          connection.close();
-        }
-      }
-    });
-    this.recheckTimer = setInterval(() => void this.recheckKeys(), KEY_RECHECK_INTERVAL_MS);
-    this.recheckTimer.unref();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.unsubscribe?.();
-    clearInterval(this.recheckTimer);
     const closed = this.servers.map(
       (server) => new Promise<void>((resolve) => server.close(() => resolve())),
     );
@@ -149,23 +116,5 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
     const connection = new RtmpConnection(socket, scheme, this.context);
     this.connections.add(connection);
     socket.once('close', () => this.connections.delete(connection));
-  }
-
-  private async recheckKeys(): Promise<void> {
-    for (const connection of this.connections) {
-      const key = connection.admittedKey;
-      const room = connection.room;
-      if (!connection.isPublishing || key === undefined || room === undefined) continue;
-      try {
-        if (!(await this.keys.admits(key, room))) {
-          this.logger.log(
-            `${connection.remoteAddress}: its stream key no longer admits ${room}; disconnecting`,
-          );
-          connection.close();
-        }
-      } catch {
-        // The store is unreachable: live publishers keep going; new publishes are refused meanwhile.
-      }
-    }
   }
 }

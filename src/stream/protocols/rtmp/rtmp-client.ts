@@ -7,7 +7,7 @@ import { MediaPacket } from '../../core/media-packet';
 import { PlayerOutput } from '../../core/player-output';
 import { StreamPacket, WireForm } from '../../core/stream-packet';
 import { rtmpMessageForm } from './rtmp-chunk';
-import { RtmpClientProtocol } from './rtmp-protocol';
+import { RtmpClientProtocol } from './rtmp-client-protocol';
 
 /** A far end of a relay (see common/urls.ts, the one RTMP URL validator). */
 export type RelayTarget = RtmpUrl;

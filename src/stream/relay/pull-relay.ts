@@ -4,7 +4,7 @@ import type { RtmpUrl } from '../../common/urls';
 import { MediaPacket } from '../core/media-packet';
 import { PublishSession } from '../core/session';
 import { StreamAccess } from '../core/stream-access';
-import { RtmpRelayClient } from '../protocols/rtmp/rtmp-client';
+import { RtmpRelayClient } from '../servers/rtmp/rtmp-client';
 import { Backoff } from './backoff';
 import { RelayEvents } from './relay-events';
 

@@ -4,7 +4,7 @@ import { LiveStream } from '../core/live-stream';
 import { PlaySession } from '../core/session';
 import { StreamPlayer } from '../core/stream-access';
 import { StreamPacket } from '../core/stream-packet';
-import { RtmpRelayClient } from '../protocols/rtmp/rtmp-client';
+import { RtmpRelayClient } from '../servers/rtmp/rtmp-client';
 import { Backoff } from './backoff';
 import { RelayEvents } from './relay-events';
 

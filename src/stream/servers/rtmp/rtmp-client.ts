@@ -6,8 +6,8 @@ import type { RtmpUrl } from '../../../common/urls';
 import { MediaPacket } from '../../core/media-packet';
 import { PlayerOutput } from '../../core/player-output';
 import { StreamPacket, WireForm } from '../../core/stream-packet';
-import { rtmpMessageForm } from './rtmp-chunk';
-import { RtmpClientProtocol } from './rtmp-client-protocol';
+import { rtmpMessageForm } from '../../protocols/rtmp/rtmp-chunk';
+import { RtmpClientProtocol } from '../../protocols/rtmp/rtmp-client-protocol';
 
 /** A far end of a relay (see common/urls.ts, the one RTMP URL validator). */
 export type RelayTarget = RtmpUrl;

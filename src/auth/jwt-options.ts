@@ -13,24 +13,17 @@ export interface ApiJwtOptions extends JwtModuleOptions {
   readonly verifyOptions: { algorithms: Algorithm[]; clockTolerance: number };
 }
 
-const made = new WeakMap<AppConfig, ApiJwtOptions>();
-
 /**
  * The one description of API tokens: `JwtModule` (and so `JwtService`, which signs for `npm run token`)
- * and the passport strategy that verifies them both take it. The secret is a KeyObject made once: given
+ * and the passport strategy that verifies them both take it. The secret is a KeyObject, made once per user of it: given
  * a string, jsonwebtoken tries to parse it as a public key on every verification, which costs more than
  * the HMAC itself. Without `jwt.secret` the guard never verifies; a random key keeps it unusable anyway.
  */
 export function jwtOptions(config: AppConfig): ApiJwtOptions {
-  let options = made.get(config);
-  if (!options) {
-    const algorithm = config.jwt.algorithm;
-    options = {
-      secret: createSecretKey(config.jwt.secret ? Buffer.from(config.jwt.secret) : randomBytes(32)),
-      signOptions: { algorithm },
-      verifyOptions: { algorithms: [algorithm], clockTolerance: JWT_CLOCK_TOLERANCE_SECONDS },
-    };
-    made.set(config, options);
-  }
-  return options;
+  const algorithm = config.jwt.algorithm;
+  return {
+    secret: createSecretKey(config.jwt.secret ? Buffer.from(config.jwt.secret) : randomBytes(32)),
+    signOptions: { algorithm },
+    verifyOptions: { algorithms: [algorithm], clockTolerance: JWT_CLOCK_TOLERANCE_SECONDS },
+  };
 }

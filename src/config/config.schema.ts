@@ -240,6 +240,7 @@ const appList = list(appEntry, 'apps', true).superRefine((apps, ctx) => {
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+export const HLS_VARIANTS = ['mpegts', 'fmp4', 'lowlatency'] as const;
 const MAX_TIMEOUT_SECONDS = 3600;
 const MIN_MESSAGE_SIZE_BYTES = 4096;
 /** Largest `max_message_size` we allow: 64 MiB. */
@@ -265,6 +266,10 @@ export const CONFIG_SHAPE = {
   hls_fragment: key(number(0.5, 60, false), 3, 'target HLS segment length in seconds (cut on keyframes)'),
   hls_window: key(number(1, 100, true), 3, 'segments listed in a live playlist'),
   hls_keep_after_end: key(bool(), false, 'keep serving the last playlist after the publisher leaves'),
+  hls_variant: key(choice(HLS_VARIANTS, lower), 'mpegts', 'HLS segments: `mpegts` (LiveGo), `fmp4` (CMAF) or `lowlatency` (LL-HLS parts on fMP4)'),
+  hls_part_duration: key(number(0.05, 2, false), 0.2, 'seconds: LL-HLS part target (`hls_variant: lowlatency`)'),
+  hls_dir: key(text(), '', 'keep HLS segments in this folder instead of memory (written atomically, removed when they leave the window)'),
+  hls_on_demand: key(bool(), false, 'mux HLS only while someone fetches it; the first request waits for the first segment'),
   flv_archive: key(bool(), false, 'record every publish to `flv_dir/{app}/{room}_{unix}.flv`'),
   flv_dir: key(nonEmptyText(), 'tmp', 'archive folder'),
   rtmp_noauth: key(bool(), false, 'also accept the room name as the publish name'),

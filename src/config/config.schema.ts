@@ -286,6 +286,7 @@ export const CONFIG_SHAPE = {
   max_connections: key(number(1, 1_000_000, true), 10000, 'RTMP connections held at once; more are refused'),
   max_connections_per_ip: key(number(1, 1_000_000, true), 100, 'RTMP connections one address may hold at once; more are refused'),
   api_cors_origins: key(list(checked(parseOrigin, false), 'origins', false), [], 'origins allowed to call the API from a browser (`*` for any); empty sends no CORS headers'),
+  console: key(bool(), true, 'the web console at `/console` on `api_addr` (it uses the API, so it needs a token exactly when the API does)'),
   server: key(appList, [{ appname: 'live', live: true, hls: true, flv: true, api: true }], 'per app: `appname`, `live`, `hls`, `flv`, `api`, `static_push` (RTMP URL prefixes each publish is pushed to)', { shownDefault: 'one app `live` with `live`, `hls`, `flv`, `api` true' }),
   webhooks: key(list(webhookEntry, 'webhooks {url, events, secret}', false), [], '`url`, `events` (empty = all), `secret`: stream events POSTed as signed JSON', { secret: true }),
   webhook_secret: key(text(), '', 'HMAC key for webhooks without their own `secret`, and for `on_publish`', { secret: true }),

@@ -24,6 +24,17 @@ export class NamePipe implements PipeTransform<string | undefined, string> {
 
 export const RoomPipe = new NamePipe('room');
 
+/** `id` of `/control/kick`: a session id, a positive integer in decimal. */
+@Injectable()
+export class SessionIdPipe implements PipeTransform<string | undefined, number> {
+  transform(value: string | undefined): number {
+    const id = value !== undefined && /^[1-9][0-9]{0,15}$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(id))
+      throw new InvalidParameterError('id must be a session id (a positive integer)');
+    return id;
+  }
+}
+
 /** `oper=start|stop` of the relay endpoints. */
 @Injectable()
 export class OperPipe implements PipeTransform<string | undefined, 'start' | 'stop'> {

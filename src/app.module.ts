@@ -4,6 +4,7 @@ import { AuthModule } from './auth/auth.module';
 import { EnvelopeFilter } from './common/envelope.filter';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { ConsoleModule } from './console/console.module';
 import { ControlModule } from './control/control.module';
 import { DocsModule } from './docs/docs.module';
 import { EventsModule } from './events/events.module';
@@ -29,6 +30,7 @@ export class AppModule {
         StreamModule,
         DocsModule,
         WebhookModule,
+        ...(config.console ? [ConsoleModule] : []),
         ...extensions,
       ],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeFilter }],

@@ -35,9 +35,11 @@ describe('OpenAPI description of the control API', () => {
       [
         '/control/delete',
         '/control/get',
+        '/control/kick',
         '/control/pull',
         '/control/push',
         '/control/reset',
+        '/events',
         '/healthz',
         '/metrics',
         '/stat/livestat',

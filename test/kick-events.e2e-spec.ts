@@ -214,9 +214,14 @@ describe('/control/kick, /events and what /stat/livestat says of a publisher', (
     expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect((await call(server.apiUrl(`/events?jwt=${signToken('wrong')}`))).status).toBe(401);
 
-    const reader = await EventReader.open(server.apiUrl(`/events?jwt=${token}`));
+    const reader = await EventReader.open(server.apiUrl(`/events?jwt=${token}`), {
+      origin: 'https://elsewhere.example',
+    });
     readers.push(reader);
     expect(reader.response.status).toBe(200);
+    // No api_cors_origins: a page on another site cannot read the stream.
+    const cors = [...reader.response.headers].filter(([name]) => name.startsWith('access-control'));
+    expect(cors).toEqual([]);
     await waitFor(async () => (reader.comments > 0 ? true : undefined), 5000);
     expectEnvelope(await api('/control/reset?room=evented'), 200);
     expect(await reader.next('key.reset')).toMatchObject({ room: 'evented' });

@@ -2,13 +2,9 @@ import { Controller, Get, Logger, Param, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '../auth/public.decorator';
-import { DomainError, NotFoundError } from '../common/errors';
+import { NotFoundError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { BundleFile, CONSOLE_BUNDLE_DIR, readConsoleBundle } from './console-bundle';
-
-class ConsoleNotBuiltError extends DomainError {
-  readonly status = 503;
-}
 
 /** A Host header's name part that may go into a Content-Security-Policy source as it is. */
 const SAFE_HOSTNAME = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$/;
@@ -74,7 +70,7 @@ export class ConsoleController {
 
   private send(request: Request, response: Response, name: string): void {
     if (this.files.size === 0) {
-      throw new ConsoleNotBuiltError('the web console is not built: run npm run build');
+      throw new NotFoundError('the web console is not built: run npm run build');
     }
     const file = this.files.get(name);
     if (!file) throw new NotFoundError('no such file');

@@ -46,6 +46,17 @@ if (builtAt === 0 || builtAt < Math.max(...SOURCES.map((name) => newest(join(roo
   }
 }
 
+// The web console (console/ → dist/public/console/), rebuilt like the server when its sources changed.
+const consoleIndex = join(root, 'dist', 'public', 'console', 'index.html');
+const consoleBuiltAt = newest(consoleIndex);
+if (consoleBuiltAt === 0 || consoleBuiltAt < newest(join(root, 'console'))) {
+  const pageBuild = spawnSync(process.execPath, [join(root, 'scripts', 'build-console.js')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (pageBuild.status !== 0) process.stderr.write('livego: the web console was not built\n');
+}
+
 require(entry)
   .main()
   .catch((error) => {

@@ -23,6 +23,7 @@ export class StatController {
   @ApiEnvelopeDoc(200, 'sessions', {
     publishers: [
       {
+        session_id: 7,
         key: 'live/news',
         url: 'rtmp://host:1935/live/news',
         stream_id: 1,
@@ -33,6 +34,14 @@ export class StatController {
         video_speed: 2500,
         audio_speed: 128,
         since: '2026-01-01T12:00:00.000Z',
+        bitrate_history: [2610, 2650, 2628],
+        video_codec: 'h264',
+        width: 1280,
+        height: 720,
+        fps: 30,
+        audio_codec: 'aac',
+        sample_rate: 48000,
+        channels: 2,
       },
     ],
     players: [],

@@ -42,6 +42,14 @@ export function sparkline(values: readonly number[], label: string): SVGSVGEleme
       `${(i * step).toFixed(1)},${(SPARK_HEIGHT - 2 - (value / max) * (SPARK_HEIGHT - 4)).toFixed(1)}`,
   );
   if (points.length === 1) points.push(`${SPARK_WIDTH},${points[0].split(',')[1]}`);
+  if (points.length > 0) {
+    const area = document.createElementNS(SVG, 'polygon');
+    area.setAttribute(
+      'points',
+      `0,${SPARK_HEIGHT} ${points.join(' ')} ${SPARK_WIDTH},${SPARK_HEIGHT}`,
+    );
+    svg.append(area);
+  }
   const line = document.createElementNS(SVG, 'polyline');
   line.setAttribute('points', points.join(' '));
   svg.append(line);

@@ -147,6 +147,8 @@ function viewFromHash(): View {
 }
 
 function show(view: View): void {
+  // A key is shown on request only: leaving the Keys view hides it.
+  if (view !== 'keys') hideKey();
   for (const name of VIEWS) byId(`view-${name}`).hidden = name !== view;
   for (const button of document.querySelectorAll<HTMLButtonElement>('#nav button')) {
     if (button.dataset.view === view) button.setAttribute('aria-current', 'page');

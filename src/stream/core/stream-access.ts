@@ -115,7 +115,12 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
    * Asks to play `request.app/room`. With a `player`, it is attached to the stream (it waits for a
    * publish unless `mustBeLive`); without one (HLS, whose viewers fetch files), only the session opens.
    */
-  async play(request: PlayRequest, player?: StreamPlayer): Promise<PlayResult> {
+  async play(
+    request: PlayRequest,
+    player?: StreamPlayer,
+    /** How the core ends a session without a player (an HLS viewer): by default it cannot. */
+    endpoint: SessionEndpoint = player ?? { stop: () => undefined },
+  ): Promise<PlayResult> {
     if (request.mustBeLive && !this.isLive(request.app, request.room))
       return refusal('not-live', 'stream not found or not live');
     const verdict = await this.admission.play(request);
@@ -128,7 +133,7 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
     const session = new PlaySession(
       this.nextSessionId++,
       this.fields(request, request.room, request.url),
-      player ?? { stop: () => undefined },
+      endpoint,
       this.traffic,
       (ended) => {
         this.sessions.delete(ended.id);

@@ -1,5 +1,7 @@
 import { AppConfig } from '../../../config/app-config';
 
+export type HlsVariant = AppConfig['hls_variant'];
+
 /** How the HLS service segments, lists and keeps each room's stream. */
 export interface HlsOptions {
   /** Target segment length in seconds; segments are cut on the first key frame after it (`hls_fragment`). */
@@ -10,6 +12,10 @@ export interface HlsOptions {
   readonly keepAfterEnd: boolean;
   /** Seconds an ended playlist is still served when `keepAfterEnd` is off (README "Publish and watch": 30). */
   readonly graceSeconds: number;
+  /** `mpegts` (TS segments), `fmp4` (CMAF segments) or `lowlatency` (LL-HLS parts); default mpegts. */
+  readonly variant?: HlsVariant;
+  /** LL-HLS part target in seconds (`hls_part_duration`). */
+  readonly partSeconds?: number;
 }
 
 /** README "Publish and watch": an ended playlist is served 30 s more, then 404. */
@@ -42,5 +48,7 @@ export function hlsOptionsFromConfig(config: AppConfig): HlsOptions {
     window: config.hls_window,
     keepAfterEnd: config.hls_keep_after_end,
     graceSeconds: HLS_GRACE_SECONDS,
+    variant: config.hls_variant,
+    partSeconds: config.hls_part_duration,
   };
 }

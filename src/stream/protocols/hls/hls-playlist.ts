@@ -53,6 +53,11 @@ export class HlsPlaylist {
     return this.retained.length;
   }
 
+  /** Bytes of the retained segments. */
+  get retainedBytes(): number {
+    return this.retained.reduce((sum, segment) => sum + segment.data.length, 0);
+  }
+
   /** The sequence number after the newest segment (0 when there is none). */
   get nextSequence(): number {
     const newest = this.retained[this.retained.length - 1];

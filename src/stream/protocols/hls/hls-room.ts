@@ -12,6 +12,8 @@ export interface HlsRoomInfo {
   /** Sequence number the next segment will get. */
   readonly nextSequence: number;
   /** Packets dropped or skipped by the current (or last) publish. */
+  /** Bytes of the retained segments (and, for fMP4, of the parts being built). */
+  readonly retainedBytes: number;
   readonly counters: Readonly<HlsSegmenterCounters>;
 }
 
@@ -59,6 +61,7 @@ export class HlsRoom {
       live: this.live,
       ended: this.playlist.isEnded,
       retainedSegments: this.playlist.retainedCount,
+      retainedBytes: this.playlist.retainedBytes,
       nextSequence: this.segmenter?.nextSequence ?? this.playlist.nextSequence,
       counters: { ...(this.segmenter?.counters ?? this.lastCounters) },
     };

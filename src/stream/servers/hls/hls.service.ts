@@ -7,13 +7,18 @@ import {
   HlsScheduler,
   systemScheduler,
 } from '../../protocols/hls/hls-options';
+import { BlockingState } from '../../protocols/hls/cmaf-playlist';
+import { CmafRoom, HlsFile } from '../../protocols/hls/cmaf-room';
 import { HlsRoom, HlsRoomInfo } from '../../protocols/hls/hls-room';
-import { HlsSegment } from '../../protocols/hls/hls-segmenter';
 
 const MS_PER_SECOND = 1000;
+/** Requests one room may hold waiting at once (blocking reloads, hinted parts); more answer at once. */
+const MAX_WAITERS_PER_ROOM = 10_000;
 
 interface RoomEntry {
-  readonly room: HlsRoom;
+  readonly room: HlsRoom | CmafRoom;
+  /** Requests waiting for the room to change (a blocking playlist reload, a preload-hinted part). */
+  readonly waiters: Set<() => void>;
   /** When the last publish ended (scheduler ms), while no new one is live. */
   endedAtMs: number | undefined;
   expiryTimer: unknown;
@@ -49,9 +54,8 @@ export class HlsService implements OnApplicationShutdown {
     let entry = this.liveEntry(key);
     if (!entry) {
       entry = {
-        // A room that comes back after its playlist expired continues the sequence numbers of its
-        // earlier playlist, so a segment URL a cache may still hold is never reused for other media.
-        room: new HlsRoom(roomName(key), this.options, this.expiredSequences.get(key) ?? 0),
+        room: this.newRoom(key, () => this.wake(key)),
+        waiters: new Set(),
         endedAtMs: undefined,
         expiryTimer: undefined,
       };
@@ -89,19 +93,79 @@ export class HlsService implements OnApplicationShutdown {
     }, this.graceMs);
   }
 
-  /** The playlist of `key`, or undefined (404) before its first segment and after the grace. */
-  playlist(key: string): string | undefined {
-    return this.liveEntry(key)?.room.playlistText();
+  /**
+   * The playlist of `key`, or undefined (404) before its first segment and after the grace; `skip`
+   * asks an LL-HLS playlist for a delta update.
+   */
+  playlist(key: string, skip = false): string | undefined {
+    const room = this.liveEntry(key)?.room;
+    return room instanceof CmafRoom ? room.playlistText(skip) : room?.playlistText();
   }
 
-  /** A segment of `key` by file name (`{room}-{seq}.ts`), or undefined once it left the window. */
-  segment(key: string, fileName: string): HlsSegment | undefined {
-    return this.liveEntry(key)?.room.segment(fileName);
+  /** A segment, part or init section of `key` by file name, or undefined once it left the window. */
+  segment(key: string, fileName: string): HlsFile | undefined {
+    const room = this.liveEntry(key)?.room;
+    return room instanceof CmafRoom ? room.file(fileName) : room?.segment(fileName);
+  }
+
+  /** Whether an LL-HLS blocking reload of `key` can be answered (undefined: not an LL-HLS room). */
+  blocking(key: string, msn: number, part: number | undefined): BlockingState | undefined {
+    const room = this.liveEntry(key)?.room;
+    return room instanceof CmafRoom && this.isLowLatency ? room.blocking(msn, part) : undefined;
+  }
+
+  /** The file name an LL-HLS room's preload hint names now. */
+  hintedPart(key: string): string | undefined {
+    const room = this.liveEntry(key)?.room;
+    return room instanceof CmafRoom ? room.hintedPart : undefined;
+  }
+
+  get isLowLatency(): boolean {
+    return this.options.variant === 'lowlatency';
+  }
+
+  /**
+   * Resolves at the room's next change (a part, a segment, the end of the publish) or after
+   * `timeoutMs`, whichever comes first; false when the room is gone or holds too many waiters.
+   */
+  changed(key: string, timeoutMs: number): Promise<boolean> {
+    const entry = this.rooms.get(key);
+    if (!entry || entry.waiters.size >= MAX_WAITERS_PER_ROOM) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        entry.waiters.delete(done);
+        resolve(true);
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      timer.unref();
+      entry.waiters.add(done);
+    });
+  }
+
+  /** Bytes every room holds (segments and parts), for `/metrics`. */
+  retainedBytes(): { total: number; largest: number; rooms: number } {
+    let total = 0;
+    let largest = 0;
+    for (const { room } of this.rooms.values()) {
+      const bytes = room.info.retainedBytes;
+      total += bytes;
+      largest = Math.max(largest, bytes);
+    }
+    return { total, largest, rooms: this.rooms.size };
   }
 
   /** State of a room (segments retained, counters), or undefined when it is not served. */
   info(key: string): HlsRoomInfo | undefined {
     return this.liveEntry(key)?.room.info;
+  }
+
+  /** Forgets a room at once (muxing on demand stopped: nobody fetches it). */
+  drop(key: string): void {
+    const entry = this.rooms.get(key);
+    if (!entry) return;
+    this.cancelExpiry(entry);
+    this.expire(key, entry);
   }
 
   /** Clears every timer and forgets every room. */
@@ -134,7 +198,23 @@ export class HlsService implements OnApplicationShutdown {
     return entry;
   }
 
+  private newRoom(key: string, changed: () => void): HlsRoom | CmafRoom {
+    // A room that comes back after its playlist expired continues the sequence numbers of its earlier
+    // playlist, so a segment URL a cache may still hold is never reused for other media.
+    const first = this.expiredSequences.get(key) ?? 0;
+    const name = roomName(key);
+    return this.options.variant === 'fmp4' || this.options.variant === 'lowlatency'
+      ? new CmafRoom(name, this.options, first, changed)
+      : new HlsRoom(name, this.options, first);
+  }
+
+  private wake(key: string): void {
+    const entry = this.rooms.get(key);
+    if (entry) for (const waiter of [...entry.waiters]) waiter();
+  }
+
   private expire(key: string, entry: RoomEntry): void {
+    this.wake(key);
     this.expiredSequences.set(key, entry.room.info.nextSequence);
     this.rooms.delete(key);
   }

@@ -176,6 +176,32 @@ describe('web console in a real browser (headless Chromium)', () => {
     await waitFor(async () => ((await isLive('show')) ? undefined : true), 5000);
   });
 
+  it('shows a key only on request, and deletes a room only once confirmed', async () => {
+    const key = (await api<string>('/control/get?room=spare')).data;
+    await page.click('#nav button[data-view="streams"]');
+    await page.click('#nav button[data-view="keys"]');
+    expect(await isHidden(page, '#key-result')).toBe(true);
+    await page.evaluate(`document.querySelector('#key-room').value = ''`);
+    await page.type('#key-room', 'spare');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#key-result:not([hidden])', { timeout: 5000 });
+    expect(await valueOf(page, '#key-value')).toBe(key);
+
+    await page.click('#key-form button[data-action="delete"]');
+    await page.waitForSelector('#confirm[open]');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#confirm:not([open])');
+    expect((await api<string>('/control/get?room=spare')).data).toBe(key);
+
+    await page.click('#key-form button[data-action="delete"]');
+    await page.waitForSelector('#confirm[open]');
+    expect(await textOf(page, '#confirm-text')).toMatch(/Delete spare\?/);
+    await page.click('#confirm-ok');
+    await untilText(page, '#notice', /spare was deleted/);
+    expect(await isHidden(page, '#key-result')).toBe(true);
+    expect((await api('/control/delete?room=spare')).status).toBe(404);
+  });
+
   it('shows Nodes only when /stat/cluster answers', async () => {
     const cluster = await api('/stat/cluster');
     expect(await isHidden(page, '#nav button[data-view="nodes"]')).toBe(cluster.status !== 200);
@@ -222,6 +248,23 @@ describe('web console settings', () => {
     expect(await textOf(page, '#open-banner')).toMatch(/open.*jwt\.secret/s);
     expect(await isHidden(page, '#login')).toBe(true);
     await page.close();
+  });
+
+  it('serves the page with a policy that allows this service only', async () => {
+    const response = await call(open.apiUrl('/console/'));
+    expect(response.status).toBe(200);
+    const policy = response.headers.get('content-security-policy') ?? '';
+    expect(policy).toContain("default-src 'none'");
+    expect(policy).toContain("script-src 'self'");
+    const media = [open.ports.httpflv_addr, open.ports.hls_addr].map(
+      (p) => `http://127.0.0.1:${p}`,
+    );
+    expect(policy).toContain(`connect-src 'self' ${media.join(' ')}`);
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect((await call(open.apiUrl('/console'), { redirect: 'manual' })).status).toBe(302);
+    expect((await call(open.apiUrl('/console/assets/..%2F..%2Fpackage.json'))).status).toBe(404);
+    const settings = await call(open.apiUrl('/console/settings.json'));
+    expect(settings.json).toMatchObject({ token_required: false, hls_port: open.ports.hls_addr });
   });
 
   it('is not served with console: false', async () => {

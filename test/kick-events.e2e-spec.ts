@@ -273,4 +273,13 @@ describe('/control/kick, /events and what /stat/livestat says of a publisher', (
       await exited;
     }
   });
+
+  it('ends open event streams on SIGTERM and exits 0 within 5 s', async () => {
+    const reader = await EventReader.open(server.apiUrl('/events'), auth);
+    readers.push(reader);
+    expect(reader.response.status).toBe(200);
+    const { code, ms } = await server.stop();
+    expect({ code, fast: ms < 5000 }).toEqual({ code: 0, fast: true });
+    expect(await withTimeout(reader.done.then(() => 'ended'), 2000)).toBe('ended');
+  });
 });

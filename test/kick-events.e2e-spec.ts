@@ -280,6 +280,11 @@ describe('/control/kick, /events and what /stat/livestat says of a publisher', (
     expect(reader.response.status).toBe(200);
     const { code, ms } = await server.stop();
     expect({ code, fast: ms < 5000 }).toEqual({ code: 0, fast: true });
-    expect(await withTimeout(reader.done.then(() => 'ended'), 2000)).toBe('ended');
+    expect(
+      await withTimeout(
+        reader.done.then(() => 'ended'),
+        2000,
+      ),
+    ).toBe('ended');
   });
 });

@@ -5,6 +5,7 @@ import { PublishEvent, PublishRefusedEvent, StreamEvent } from '../events/stream
 import { MetricsService } from '../metrics/metrics.service';
 import { MediaTraffic } from './core/media-traffic';
 import { StreamAccess } from './core/stream-access';
+import { HlsService } from './servers/hls/hls.service';
 
 /**
  * The media plane in `/metrics`. It only reads and listens: gauges read StreamAccess's sessions and the
@@ -21,8 +22,34 @@ export class StreamMetrics implements OnModuleInit, OnModuleDestroy {
     access: StreamAccess,
     traffic: MediaTraffic,
     private readonly emitter: EventEmitter2,
+    hls: HlsService,
   ) {
     const registers = [metrics.registry];
+    // What HLS holds: at most (hls_window + 2) segments per room (README "HLS memory").
+    new Gauge({
+      name: 'livego_hls_retained_bytes',
+      help: 'Bytes of HLS segments and parts held, all rooms',
+      registers,
+      collect() {
+        this.set(hls.retainedBytes().total);
+      },
+    });
+    new Gauge({
+      name: 'livego_hls_room_retained_bytes_max',
+      help: 'Bytes of HLS segments and parts held by the room that holds the most',
+      registers,
+      collect() {
+        this.set(hls.retainedBytes().largest);
+      },
+    });
+    new Gauge({
+      name: 'livego_hls_rooms',
+      help: 'Rooms whose HLS is muxed or still served',
+      registers,
+      collect() {
+        this.set(hls.retainedBytes().rooms);
+      },
+    });
     new Gauge({
       name: 'livego_connections',
       help: 'Open publisher and player sessions by protocol',

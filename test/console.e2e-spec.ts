@@ -202,6 +202,19 @@ describe('web console in a real browser (headless Chromium)', () => {
     expect((await api('/control/delete?room=spare')).status).toBe(404);
   });
 
+  it('starts and stops a push relay from the page', async () => {
+    await page.click('#nav button[data-view="relays"]');
+    await page.select('#relay-direction', 'push');
+    await page.type('#relay-name', 'relayed');
+    await page.type('#relay-url', `rtmp://127.0.0.1:${server.ports.rtmp_addr}/live/elsewhere`);
+    await page.click('#relay-form button[data-oper="start"]');
+    await untilText(page, '#notice', /push relay started/);
+    await page.click('#relay-form button[data-oper="stop"]');
+    await untilText(page, '#notice', /push relay stopped/);
+    await page.click('#relay-form button[data-oper="stop"]');
+    await untilText(page, '#notice', /push stop: /);
+  });
+
   it('shows Nodes only when /stat/cluster answers', async () => {
     const cluster = await api('/stat/cluster');
     expect(await isHidden(page, '#nav button[data-view="nodes"]')).toBe(cluster.status !== 200);

@@ -213,6 +213,8 @@ describe('/control/kick, /events and what /stat/livestat says of a publisher', (
     expect(expectEnvelope(refused, 401)).toMatch(/missing token/);
     expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect((await call(server.apiUrl(`/events?jwt=${signToken('wrong')}`))).status).toBe(401);
+    const head = await call(server.apiUrl('/events'), { method: 'HEAD', headers: auth });
+    expect(head.status).toBe(405);
 
     const reader = await EventReader.open(server.apiUrl(`/events?jwt=${token}`), {
       origin: 'https://elsewhere.example',

@@ -35,7 +35,9 @@ export class ConsoleController {
 
   constructor(private readonly config: AppConfig) {
     this.files = readConsoleBundle();
-    if (this.files.size === 0) {
+    if (this.files.size > 0 && config.api_addr) {
+      this.logger.log(`web console at /console on api_addr ${config.api_addr.text}`);
+    } else if (this.files.size === 0) {
       this.logger.warn(
         `the web console is not built (no ${CONSOLE_BUNDLE_DIR}): run npm run build to serve /console`,
       );

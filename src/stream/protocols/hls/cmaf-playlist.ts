@@ -1,4 +1,5 @@
 import { CmafSegment, HlsPart } from './cmaf-segmenter';
+import { HlsFile, NO_BYTES, SegmentStore } from './segment-store';
 
 export interface CmafPlaylistOptions {
   /** Segments listed (the newest ones). */
@@ -8,12 +9,16 @@ export interface CmafPlaylistOptions {
   /** LL-HLS part target (`#EXT-X-PART-INF`); undefined for plain fMP4 HLS. */
   readonly partTargetSeconds?: number;
   readonly firstSequence?: number;
+  /** Keep finished segments there instead of memory (`hls_dir`); parts being built stay in memory. */
+  readonly store?: SegmentStore;
 }
 
 /** A segment or part with the name prefix of the publish that made it (each publish has its own). */
 interface Named<T> {
-  readonly item: T;
+  item: T;
   readonly prefix: string;
+  /** Where the store keeps it (its bytes then left memory) and how many bytes it has. */
+  stored?: { readonly path: string; readonly length: number };
 }
 
 /** Where a blocking playlist request stands (RFC 8216bis §6.2.5.2). */
@@ -101,13 +106,40 @@ export class CmafPlaylist {
   }
 
   append(segment: CmafSegment): void {
-    this.retained.push({ item: segment, prefix: this.currentPrefix });
+    const entry: Named<CmafSegment> = { item: segment, prefix: this.currentPrefix };
+    this.retained.push(entry);
     this.current = [];
     const printed = Number(segment.durationSeconds.toFixed(DURATION_DECIMALS));
     this.targetSeconds = Math.max(this.targetSeconds, Math.ceil(printed));
     const leaving = this.retained[this.retained.length - this.window - 1];
     if (leaving?.item.discontinuity) this.discontinuitySequence++;
-    while (this.retained.length > this.window + 1) this.retained.shift();
+    while (this.retained.length > this.window + 1) {
+      const gone = this.retained.shift();
+      if (gone?.stored) this.options.store?.remove(gone.stored.path);
+    }
+    this.persist(entry);
+  }
+
+  private persist(entry: Named<CmafSegment>): void {
+    const store = this.options.store;
+    if (!store) return;
+    const segment = entry.item;
+    store
+      .save(cmafNames.segment(entry.prefix, segment.sequence), segment.data)
+      .then((path) => {
+        if (!this.retained.includes(entry)) return store.remove(path); // left the window meanwhile
+        entry.stored = { path, length: segment.data.length };
+        // Read from the file from now on: the segment's bytes (and its parts', views of them) leave memory.
+        entry.item = {
+          ...segment,
+          data: NO_BYTES,
+          parts: segment.parts.map(({ offset, part }) => ({
+            offset,
+            part: { ...part, data: NO_BYTES },
+          })),
+        };
+      })
+      .catch(() => undefined); // the store logged it; the segment stays in memory
   }
 
   /** The publish ended: `#EXT-X-ENDLIST`, and no preload hint. */
@@ -117,14 +149,22 @@ export class CmafPlaylist {
   }
 
   /** A retained segment, part or init section by file name, with the bytes' audio/video counts. */
-  find(fileName: string): { data: Buffer; videoBytes: number; audioBytes: number } | undefined {
-    for (const { item: segment, prefix } of this.retained) {
+  find(fileName: string): HlsFile | undefined {
+    for (const { item: segment, prefix, stored } of this.retained) {
       if (!fileName.startsWith(prefix)) continue;
-      if (fileName === cmafNames.segment(prefix, segment.sequence)) return segment;
+      if (fileName === cmafNames.segment(prefix, segment.sequence))
+        return stored
+          ? { ...segment, path: stored.path, start: 0, length: stored.length }
+          : segment;
       if (fileName === cmafNames.init(prefix, segment.initVersion))
         return { data: segment.init, videoBytes: 0, audioBytes: 0 };
-      for (const { part } of segment.parts)
-        if (fileName === cmafNames.part(prefix, part.sequence, part.index)) return part;
+      for (const [i, { offset, part }] of segment.parts.entries()) {
+        if (fileName !== cmafNames.part(prefix, part.sequence, part.index)) continue;
+        if (!stored) return part;
+        // Parts lie back to back in their segment's file.
+        const end = segment.parts[i + 1]?.offset ?? stored.length;
+        return { ...part, path: stored.path, start: offset, length: end - offset };
+      }
     }
     for (const { item: part, prefix } of this.current) {
       if (fileName === cmafNames.part(prefix, part.sequence, part.index)) return part;

@@ -4,16 +4,10 @@ import { CmafSegmenter } from './cmaf-segmenter';
 import { Fmp4Counters } from '../fmp4/fmp4-fragmenter';
 import { HlsOptions } from './hls-options';
 import { HlsRoomInfo } from './hls-room';
+import { HlsFile, SegmentStore } from './segment-store';
 
 /** Gap left on the timeline between two publishes of a room (players see a discontinuity anyway). */
 const REPUBLISH_GAP_MS = 1_000;
-
-/** What a file request finds: its bytes and how many of them are video and audio. */
-export interface HlsFile {
-  readonly data: Buffer;
-  readonly videoBytes: number;
-  readonly audioBytes: number;
-}
 
 /**
  * One room's fMP4 HLS across publishes (`hls_variant: fmp4` or `lowlatency`): the playlist and the
@@ -39,8 +33,10 @@ export class CmafRoom {
     private readonly options: HlsOptions,
     firstSequence: number,
     private readonly changed: () => void,
+    store?: SegmentStore,
   ) {
     this.playlist = new CmafPlaylist({
+      store,
       window: options.window,
       fragmentSeconds: options.fragmentSeconds,
       partTargetSeconds: options.variant === 'lowlatency' ? options.partSeconds : undefined,

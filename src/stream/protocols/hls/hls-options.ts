@@ -16,6 +16,8 @@ export interface HlsOptions {
   readonly variant?: HlsVariant;
   /** LL-HLS part target in seconds (`hls_part_duration`). */
   readonly partSeconds?: number;
+  /** Keep finished segments in this folder instead of memory (`hls_dir`). */
+  readonly dir?: string;
 }
 
 /** README "Publish and watch": an ended playlist is served 30 s more, then 404. */
@@ -50,5 +52,6 @@ export function hlsOptionsFromConfig(config: AppConfig): HlsOptions {
     graceSeconds: HLS_GRACE_SECONDS,
     variant: config.hls_variant,
     partSeconds: config.hls_part_duration,
+    dir: config.hls_dir || undefined,
   };
 }

@@ -1,4 +1,5 @@
 import { HlsSegment } from './hls-segmenter';
+import { HlsFile, NO_BYTES, SegmentStore } from './segment-store';
 
 /** How many segments a playlist lists and how they are named. */
 export interface HlsPlaylistOptions {
@@ -10,6 +11,8 @@ export interface HlsPlaylistOptions {
   readonly segmentUri: (sequence: number) => string;
   /** Media sequence number of the first segment (0 by default). */
   readonly firstSequence?: number;
+  /** Keep finished segments there instead of memory (`hls_dir`). */
+  readonly store?: SegmentStore;
 }
 
 /** EXTINF durations are printed with millisecond precision. */
@@ -22,6 +25,8 @@ const EXTINF_DECIMALS = 3;
  */
 export class HlsPlaylist {
   private readonly retained: HlsSegment[] = [];
+  /** Segments the store holds, by sequence number: where to read them. */
+  private readonly stored = new Map<number, { readonly path: string; readonly length: number }>();
   private discontinuitySequence = 0;
   private ended = false;
   private cached: string | undefined;
@@ -74,8 +79,31 @@ export class HlsPlaylist {
     // leaves the playlist with it, so EXT-X-DISCONTINUITY-SEQUENCE must count it (RFC 8216 §6.2.2).
     const leaving = this.retained[this.retained.length - window - 1];
     if (leaving?.discontinuity) this.discontinuitySequence++;
-    while (this.retained.length > window + 1) this.retained.shift();
+    while (this.retained.length > window + 1) this.release(this.retained.shift());
     this.cached = undefined;
+    this.persist(segment);
+  }
+
+  private persist(segment: HlsSegment): void {
+    const store = this.options.store;
+    if (!store) return;
+    store
+      .save(this.options.segmentUri(segment.sequence), segment.data)
+      .then((path) => {
+        const at = this.retained.indexOf(segment);
+        if (at < 0) return store.remove(path); // it left the window while it was written
+        // From now on it is read from the file: its bytes leave memory.
+        this.retained[at] = { ...segment, data: NO_BYTES };
+        this.stored.set(segment.sequence, { path, length: segment.data.length });
+      })
+      .catch(() => undefined); // the store logged it; the segment stays in memory
+  }
+
+  private release(segment: HlsSegment | undefined): void {
+    const stored = segment && this.stored.get(segment.sequence);
+    if (!segment || stored === undefined) return;
+    this.stored.delete(segment.sequence);
+    this.options.store?.remove(stored.path);
   }
 
   /** The publish ended: the playlist gets `#EXT-X-ENDLIST` (RFC 8216 §4.3.3.4). */
@@ -91,8 +119,11 @@ export class HlsPlaylist {
   }
 
   /** A retained segment by sequence number. */
-  find(sequence: number): HlsSegment | undefined {
-    return this.retained.find((segment) => segment.sequence === sequence);
+  find(sequence: number): HlsFile | undefined {
+    const segment = this.retained.find((candidate) => candidate.sequence === sequence);
+    const stored = this.stored.get(sequence);
+    if (!segment || stored === undefined) return segment;
+    return { ...segment, path: stored.path, start: 0, length: stored.length };
   }
 
   /** The playlist text, or undefined while it lists no segment. */

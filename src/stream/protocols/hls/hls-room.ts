@@ -1,7 +1,8 @@
 import { MediaPacket } from '../../core/media-packet';
 import { HlsOptions } from './hls-options';
 import { HlsPlaylist } from './hls-playlist';
-import { HlsSegment, HlsSegmenter, HlsSegmenterCounters } from './hls-segmenter';
+import { HlsSegmenter, HlsSegmenterCounters } from './hls-segmenter';
+import { HlsFile, SegmentStore } from './segment-store';
 
 /** What a room holds right now (for stats and tests). */
 export interface HlsRoomInfo {
@@ -42,9 +43,11 @@ export class HlsRoom {
     name: string,
     private readonly options: HlsOptions,
     firstSequence = 0,
+    store?: SegmentStore,
   ) {
     this.segmentPrefix = `${name}-`;
     this.playlist = new HlsPlaylist({
+      store,
       firstSequence,
       window: options.window,
       fragmentSeconds: options.fragmentSeconds,
@@ -96,7 +99,7 @@ export class HlsRoom {
   }
 
   /** A retained segment by file name (`{name}-{seq}.ts`); undefined for anything else. */
-  segment(fileName: string): HlsSegment | undefined {
+  segment(fileName: string): HlsFile | undefined {
     if (!fileName.startsWith(this.segmentPrefix) || !fileName.endsWith(SEGMENT_EXTENSION)) {
       return undefined;
     }

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
   Injectable,
@@ -267,15 +268,13 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
       if (gone()) return;
       if (!found) return answerJson(response, 503, 'the hinted part did not come in time');
     }
-    session.sentFile(found.videoBytes, found.audioBytes, found.data.length);
+    const length = found.length ?? found.data.length;
+    session.sentFile(found.videoBytes, found.audioBytes, length);
     // A segment's or part's name is never reused for other media: it may be cached for good.
-    return send(
-      request,
-      response,
-      contentType(file),
-      'public, max-age=86400, immutable',
-      found.data,
-    );
+    const cache = 'public, max-age=86400, immutable';
+    if (found.path === undefined)
+      return send(request, response, contentType(file), cache, found.data);
+    sendStored(request, response, contentType(file), cache, found.path, found.start ?? 0, length);
   }
 
   /** Waits until `ready()` or `limitMs` (false), waking at each change of the room. */
@@ -380,4 +379,33 @@ function send(
     'Cache-Control': cacheControl,
   });
   response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+/** Streams `length` bytes of a segment file from `start` (`hls_dir`); 404 when it is already gone. */
+function sendStored(
+  request: IncomingMessage,
+  response: ServerResponse,
+  type: string,
+  cacheControl: string,
+  path: string,
+  start: number,
+  length: number,
+): void {
+  const file = createReadStream(path, { start, end: start + length - 1 });
+  file.once('error', () => {
+    if (!response.headersSent) answerJson(response, 404, 'not found');
+    else response.destroy();
+  });
+  file.once('open', () => {
+    response.writeHead(200, {
+      'Content-Type': type,
+      'Content-Length': length,
+      'Cache-Control': cacheControl,
+    });
+    if (request.method === 'HEAD') {
+      file.destroy();
+      response.end();
+    } else file.pipe(response);
+  });
+  response.once('close', () => file.destroy());
 }

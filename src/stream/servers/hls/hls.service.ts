@@ -8,7 +8,9 @@ import {
   systemScheduler,
 } from '../../protocols/hls/hls-options';
 import { BlockingState } from '../../protocols/hls/cmaf-playlist';
-import { CmafRoom, HlsFile } from '../../protocols/hls/cmaf-room';
+import { CmafRoom } from '../../protocols/hls/cmaf-room';
+import { HlsFile, SegmentStore } from '../../protocols/hls/segment-store';
+import { HlsDisk } from './hls-disk';
 import { HlsRoom, HlsRoomInfo } from '../../protocols/hls/hls-room';
 
 const MS_PER_SECOND = 1000;
@@ -44,10 +46,15 @@ export class HlsService implements OnApplicationShutdown {
   /** Next sequence number of each room whose playlist expired (one number per room name). */
   private readonly expiredSequences = new Map<string, number>();
 
+  /** Where segments are kept with `hls_dir`; in memory without it. */
+  private readonly disk: HlsDisk | undefined;
+
   constructor(
     @Inject(HLS_OPTIONS) private readonly options: HlsOptions,
     @Optional() @Inject(HLS_SCHEDULER) private readonly scheduler: HlsScheduler = systemScheduler,
-  ) {}
+  ) {
+    this.disk = options.dir ? new HlsDisk(options.dir) : undefined;
+  }
 
   /** A publish on `key` (`app/room`) began; continues the room's playlist if it is still served. */
   publishStarted(key: string): void {
@@ -204,8 +211,19 @@ export class HlsService implements OnApplicationShutdown {
     const first = this.expiredSequences.get(key) ?? 0;
     const name = roomName(key);
     return this.options.variant === 'fmp4' || this.options.variant === 'lowlatency'
-      ? new CmafRoom(name, this.options, first, changed)
-      : new HlsRoom(name, this.options, first);
+      ? new CmafRoom(name, this.options, first, changed, this.storeFor(key))
+      : new HlsRoom(name, this.options, first, this.storeFor(key));
+  }
+
+  /** With `hls_dir`, a room's segments go to `{hls_dir}/{app}/`. */
+  private storeFor(key: string): SegmentStore | undefined {
+    if (!this.disk) return undefined;
+    const disk = this.disk;
+    const app = key.slice(0, key.lastIndexOf('/'));
+    return {
+      save: (name, data) => disk.save(app, name, data),
+      remove: (path) => disk.remove(path),
+    };
   }
 
   private wake(key: string): void {

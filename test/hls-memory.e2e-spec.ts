@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { call } from './helpers/http';
 import { decode, publish, Publisher } from './helpers/media';
-import { makeTempDir, ServerProcess, startServer } from './helpers/server';
+import { makeTempDir, ServerProcess, startServer, startupError } from './helpers/server';
 import { sleep, waitFor } from './helpers/wait';
 
 /**
@@ -173,6 +173,13 @@ describe('hls_dir', () => {
     }
     expect(largest).toBeGreaterThan(1_000_000);
     expect(held).toBeLessThan(2 * largest);
+  });
+
+  it('stops start-up with one line naming hls_dir when the folder cannot be made', async () => {
+    const file = join(makeTempDir(), 'a-file');
+    writeFileSync(file, 'not a folder');
+    const line = await startupError({ args: [`--hls_dir=${file}/segments`] });
+    expect(line).toMatch(/^livego: hls_dir \S*segments is not usable: ENOTDIR/);
   });
 
   it('plays from disk in ffmpeg', () => {

@@ -96,6 +96,7 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     config_file: existsFile(configPath) ? configPath : null,
   } as AppConfig;
   if (config.enable_rtmps || config.rtmps_addr) checkTlsFiles(config);
+  if (config.cluster.enabled) checkCluster(config);
   VALIDATED.add(config);
   return { config, warnings };
 }
@@ -240,6 +241,33 @@ function readConfigFile(path: string, explicit: boolean, warnings: string[]): Ma
     }
   }
   return values;
+}
+
+/** SPEC §8: the cluster needs the Redis store and an address other nodes can reach. */
+function checkCluster(config: AppConfig): void {
+  if (!config.redis_addr && !config.redis_sentinels)
+    throw new ConfigError(
+      'cluster.enabled needs the Redis store: set redis_addr (or redis_sentinels and redis_master_name)',
+    );
+  if (config.redis_sentinels && !config.redis_master_name)
+    throw new ConfigError('redis_sentinels needs redis_master_name');
+  if (clusterAdvertise(config) === undefined)
+    throw new ConfigError(
+      `cluster.enabled needs cluster.advertise (rtmp://host:port other nodes can reach): rtmp_addr "${config.rtmp_addr?.text ?? ''}" names no host`,
+    );
+}
+
+/**
+ * The `rtmp://host:port` other nodes pull this one's rooms from: `cluster.advertise`, or `rtmp_addr` when
+ * it names a host other nodes can use (not a wildcard, not empty); undefined otherwise.
+ */
+export function clusterAdvertise(config: AppConfig): string | undefined {
+  if (config.cluster.advertise) return config.cluster.advertise;
+  const listen = config.rtmp_addr;
+  if (!listen?.host || listen.port === 0 || ['0.0.0.0', '::', '[::]'].includes(listen.host))
+    return undefined;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return `${config.enable_rtmps ? 'rtmps' : 'rtmp'}://${host}:${listen.port}`;
 }
 
 function checkTlsFiles(config: AppConfig): void {

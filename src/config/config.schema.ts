@@ -161,6 +161,20 @@ function hostPort() {
     );
 }
 
+/** `host:port,host:port` (spaces allowed), or empty. */
+function hostPortList() {
+  return text()
+    .transform((value) => value.trim())
+    .refine(
+      (value) =>
+        value === '' ||
+        value
+          .split(',')
+          .every((item) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/.test(item.trim())),
+      'must be host:port items separated by commas, for example "10.0.0.1:26379,10.0.0.2:26379"',
+    );
+}
+
 /** A list, given as YAML or as JSON text (`.env`, environment, flags). */
 function list<T extends z.ZodTypeAny>(item: T, what: string, nonEmpty: boolean) {
   const items = z.array(item, { errorMap: () => ({ message: `must be a list of ${what}` }) });
@@ -278,6 +292,14 @@ export const CONFIG_SHAPE = {
   rtmps_key: key(text(), 'server.key', 'PEM private key file for RTMPS'),
   redis_addr: key(hostPort(), '', 'keys live in Redis at `host:port` when set; in memory otherwise'),
   redis_pwd: key(text(), '', 'Redis password', { secret: true }),
+  redis_sentinels: key(hostPortList(), '', 'Redis through Sentinel instead of `redis_addr`: `host:port,host:port` of the sentinels'),
+  redis_master_name: key(text(), 'mymaster', 'the master name the sentinels watch (`redis_sentinels`)'),
+  cluster: group({
+    enabled: key(bool(), false, 'many instances act as one service (README "Cluster"); needs the Redis store'),
+    advertise: key(checked(parseAdvertise, true), '', '`rtmp://host:port` other nodes reach this one at; default: `rtmp_addr` when it names a host', { shownDefault: 'from `rtmp_addr`' }),
+    node_id: key(checked(parseNodeId, true), '', 'this node\'s name in the cluster (`[0-9A-Za-z_.-]`, up to 64)', { shownDefault: 'random' }),
+    ttl: key(number(2, 300, false), 10, 'seconds a room claim and a node heartbeat live in Redis without a refresh (refreshed every quarter of it)'),
+  }),
   jwt: group({
     secret: key(text(), '', 'when set, the API requires a JWT signed with it', { secret: true }),
     algorithm: key(choice(JWT_ALGORITHMS, upper), 'HS256', 'JWT algorithm: `HS256`, `HS384`, `HS512`'),
@@ -292,6 +314,22 @@ export const CONFIG_SHAPE = {
   webhook_secret: key(text(), '', 'HMAC key for webhooks without their own `secret`, and for `on_publish`', { secret: true }),
   on_publish: key(checked(parseHttpUrl, true), '', 'URL asked before each publish; any answer but 2xx (or none within 3 s) refuses it', { secret: true }),
 } satisfies z.ZodRawShape;
+
+/** `cluster.advertise`: `rtmp://host:port` (a port is required, no path). */
+function parseAdvertise(value: string): string {
+  const match = /^rtmps?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})\/?$/.exec(value.trim());
+  if (!match || Number(match[2]) > 65535 || Number(match[2]) === 0)
+    throw new Error('must be rtmp://host:port (or rtmps://), an address other nodes can reach');
+  return `${value.trim().startsWith('rtmps') ? 'rtmps' : 'rtmp'}://${match[1]}:${match[2]}`;
+}
+
+/** `cluster.node_id`: a short name safe in Redis keys and logs. */
+function parseNodeId(value: string): string {
+  const trimmed = value.trim();
+  if (!/^[0-9A-Za-z_.-]{1,64}$/.test(trimmed))
+    throw new Error('must be 1 to 64 characters of [0-9A-Za-z_.-]');
+  return trimmed;
+}
 
 /** An origin for `api_cors_origins`: `*`, or `scheme://host[:port]` exactly as a browser sends it. */
 function parseOrigin(value: string): string {

@@ -4,6 +4,7 @@ import { ChannelKeyStore } from './channel-key.store';
 import { KeyService } from './key.service';
 import { MemoryKeyStore } from './stores/memory-key.store';
 import { RedisKeyStore } from './stores/redis-key.store';
+import { RedisConnection, SharedRedis } from './redis-connection';
 
 /** Closes the store's connections when the application stops. */
 @Injectable()
@@ -15,26 +16,39 @@ class KeyStoreLifecycle implements OnApplicationShutdown {
   }
 }
 
-/** Channel keys (README "Keys in memory or in Redis"): the store is chosen once, from `redis_addr`, when the module starts. */
+/**
+ * Channel keys (README "Keys in memory or in Redis"): the store is chosen once, from `redis_addr` or
+ * `redis_sentinels`, when the module starts. Its Redis connection is shared (SharedRedis) with the cluster.
+ */
 @Module({
   providers: [
     {
-      provide: ChannelKeyStore,
+      provide: SharedRedis,
       inject: [AppConfig],
-      useFactory: async (config: AppConfig): Promise<ChannelKeyStore> => {
+      useFactory: async (config: AppConfig): Promise<SharedRedis> =>
+        new SharedRedis(
+          config.redis_addr || config.redis_sentinels
+            ? await RedisConnection.connect(config)
+            : undefined,
+        ),
+    },
+    {
+      provide: ChannelKeyStore,
+      inject: [SharedRedis],
+      useFactory: async ({ connection }: SharedRedis): Promise<ChannelKeyStore> => {
         const logger = new Logger('KeyModule');
-        if (!config.redis_addr) {
+        if (!connection) {
           logger.log('channel keys are kept in memory: they are lost when the process stops');
           return MemoryKeyStore.create();
         }
-        const store = await RedisKeyStore.connect(config.redis_addr, config.redis_pwd);
-        logger.log(`channel keys are kept in Redis at ${config.redis_addr}`);
+        const store = await RedisKeyStore.on(connection);
+        logger.log(`channel keys are kept in Redis at ${connection.where}`);
         return store;
       },
     },
     KeyStoreLifecycle,
     KeyService,
   ],
-  exports: [KeyService],
+  exports: [KeyService, SharedRedis],
 })
 export class KeyModule {}

@@ -1,17 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { Cache, createCache } from 'cache-manager';
 import { redisInsStore, RedisStore } from 'cache-manager-ioredis-yet';
-import Redis, { RedisOptions } from 'ioredis';
-import { errorText, StartupError, StoreUnavailableError } from '../../common/errors';
+import Redis from 'ioredis';
+import { errorText, StoreUnavailableError } from '../../common/errors';
+import { RedisConnection } from '../redis-connection';
 import { ChannelKeyStore, KeyRevocation } from '../channel-key.store';
 import { keyEntry, REVOCATION_CHANNEL, roomEntry } from './key-names';
-
-/** How long start-up waits for Redis (README "Limits and hardening": one clear line within 10 s, process boot included). */
-const STARTUP_TIMEOUT_MS = 5000;
-/** A command not answered within this is an outage: the API answers 503 instead of hanging. */
-const COMMAND_TIMEOUT_MS = 2000;
-/** Reconnect back-off cap: a returning Redis is used again within a few seconds. */
-const MAX_RECONNECT_DELAY_MS = 2000;
 
 /*
  * The atomic operations cache-manager lacks, as Lua scripts (one round trip, atomic in Redis).
@@ -55,74 +49,20 @@ export class RedisKeyStore extends ChannelKeyStore {
   private readonly logger = new Logger(RedisKeyStore.name);
   private readonly listeners = new Set<(revocation: KeyRevocation) => void>();
 
-  private constructor(
-    private readonly cache: Cache<RedisStore>,
-    private readonly client: Redis,
-    private readonly subscriber: Redis,
-  ) {
+  private readonly cache: Cache<RedisStore>;
+  private readonly client: Redis;
+
+  private constructor(private readonly connection: RedisConnection) {
     super();
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel === REVOCATION_CHANNEL) this.deliver(message);
-    });
+    this.client = connection.client;
+    this.cache = createCache(redisInsStore(connection.client)) as Cache<RedisStore>;
   }
 
-  /** Connects both clients, or throws StartupError naming `redis_addr` within STARTUP_TIMEOUT_MS. */
-  static async connect(address: string, password: string): Promise<RedisKeyStore> {
-    const separator = address.lastIndexOf(':');
-    const host = address.slice(0, separator).replace(/^\[|\]$/g, '');
-    const port = Number(address.slice(separator + 1));
-    const logger = new Logger(RedisKeyStore.name);
-    const options: RedisOptions = {
-      host,
-      port,
-      password: password || undefined,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      connectTimeout: COMMAND_TIMEOUT_MS,
-      retryStrategy: (attempt) => Math.min(attempt * 200, MAX_RECONNECT_DELAY_MS),
-    };
-    const client = new Redis(options);
-    const subscriber = new Redis({
-      ...options,
-      enableOfflineQueue: true,
-      commandTimeout: undefined,
-    });
-    let lastError = 'no answer';
-    const noteError = (error: Error) => {
-      lastError = error.message;
-    };
-    client.on('error', noteError);
-    subscriber.on('error', noteError);
-    try {
-      await withDeadline(
-        Promise.all([waitReady(client), waitReady(subscriber)]).then(() =>
-          subscriber.subscribe(REVOCATION_CHANNEL),
-        ),
-        STARTUP_TIMEOUT_MS,
-        () => lastError,
-      );
-    } catch (error) {
-      client.disconnect();
-      subscriber.disconnect();
-      throw new StartupError(`redis_addr ${address} is unreachable: ${errorText(error)}`);
-    }
-    client.off('error', noteError);
-    subscriber.off('error', noteError);
-    let connected = true;
-    const onError = (error: Error) => {
-      if (connected) logger.warn(`Redis ${address} connection lost: ${error.message}`);
-      connected = false;
-    };
-    client.on('error', onError);
-    subscriber.on('error', () => undefined);
-    client.on('ready', () => {
-      if (!connected) logger.log(`Redis ${address} connection restored`);
-      connected = true;
-    });
-    const cache = createCache(redisInsStore(client)) as Cache<RedisStore>;
-    return new RedisKeyStore(cache, client, subscriber);
+  /** The store on a connection (shared with the cluster), subscribed to revocations. */
+  static async on(connection: RedisConnection): Promise<RedisKeyStore> {
+    const store = new RedisKeyStore(connection);
+    await connection.listen(REVOCATION_CHANNEL, (message) => store.deliver(message));
+    return store;
   }
 
   getOrCreate(room: string, candidate: string): Promise<string> {
@@ -184,9 +124,7 @@ export class RedisKeyStore extends ChannelKeyStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    await Promise.allSettled([this.client.quit(), this.subscriber.quit()]);
-    this.client.disconnect();
-    this.subscriber.disconnect();
+    await this.connection.close();
   }
 
   private deliver(message: string): void {
@@ -214,24 +152,4 @@ export class RedisKeyStore extends ChannelKeyStore {
 /** Reads a JSON-encoded string a script returned (nil → undefined). */
 function decode(reply: unknown): string | undefined {
   return typeof reply === 'string' ? (JSON.parse(reply) as string) : undefined;
-}
-
-function waitReady(client: Redis): Promise<void> {
-  return new Promise<void>((resolve) => {
-    client.once('ready', () => resolve());
-    // connect() rejects on the first failure, but the retry strategy keeps trying until the deadline.
-    client.connect().catch(() => undefined);
-  });
-}
-
-async function withDeadline<T>(work: Promise<T>, ms: number, reason: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${reason()} (after ${ms / 1000} s)`)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

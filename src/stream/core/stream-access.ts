@@ -13,6 +13,7 @@ import {
   SessionFields,
   StreamSession,
 } from './session';
+import { RoomDirectory, RoomHost, RoomLease } from './room-directory';
 import { PublishListener, StreamRegistry } from './stream-registry';
 
 /**
@@ -38,12 +39,14 @@ export type PlayResult = { readonly ok: true; readonly session: PlaySession } | 
  * muxing, archives, static push) register with `onPublish`.
  */
 @Injectable()
-export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdown {
+export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdown, RoomHost {
   private readonly logger = new Logger(StreamAccess.name);
   private readonly sessions = new Map<number, StreamSession>();
   private nextSessionId = 1;
   private unsubscribe: (() => void) | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
+  /** Publishes that are copies of a room live on another node (edge pulls). */
+  private readonly pulled = new WeakSet<PublishSession>();
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -51,7 +54,10 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly keys: KeyService,
     private readonly events: StreamEventBus,
     readonly traffic: MediaTraffic,
-  ) {}
+    private readonly directory: RoomDirectory,
+  ) {
+    directory.bind(this);
+  }
 
   onApplicationBootstrap(): void {
     this.unsubscribe = this.keys.onRevoked(({ key }) => {
@@ -87,6 +93,23 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
     }
     if (request.signal?.aborted) return refusal('closed', 'the peer left');
     const { room } = verdict;
+    if (!request.pulled) {
+      const refused = await this.directory.claim(request.app, room);
+      if (refused) {
+        this.events.emit(StreamEvent.PublishRefused, {
+          app: request.app,
+          protocol: request.protocol,
+          remote_addr: request.remoteAddress,
+          reason: refused.reason,
+          description: refused.message,
+        });
+        return refused;
+      }
+      if (request.signal?.aborted) {
+        this.directory.closed(request.app, room, undefined);
+        return refusal('closed', 'the peer left');
+      }
+    }
     const fields = this.fields(request, room, request.url(room));
     const session = new PublishSession(
       this.nextSessionId++,
@@ -106,7 +129,9 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
       previous.stop('replaced by a new publisher');
     }
     this.sessions.set(session.id, session);
+    if (request.pulled) this.pulled.add(session);
     const stream = this.registry.startPublish(request.app, room, session);
+    if (!request.pulled) this.directory.opened(session);
     this.events.emit(StreamEvent.PublishAdmitted, this.eventFields(session));
     return { ok: true, session };
   }
@@ -121,14 +146,24 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
     /** How the core ends a session without a player (an HLS viewer): by default it cannot. */
     endpoint: SessionEndpoint = player ?? { stop: () => undefined },
   ): Promise<PlayResult> {
-    if (request.mustBeLive && !this.isLive(request.app, request.room))
+    const { app, room } = request;
+    if (request.clusterPull && !this.ownsLive(app, room))
+      return refusal('not-live', 'stream not live on this node');
+    const canPull = this.directory.clustered && !request.clusterPull;
+    if (request.mustBeLive && !canPull && !this.isLive(app, room))
       return refusal('not-live', 'stream not found or not live');
     const verdict = await this.admission.play(request);
     if (!verdict.ok) return verdict;
     if (request.signal?.aborted) return refusal('closed', 'the peer left');
-    // A hook may have taken a while: the publish may have ended meanwhile.
-    if (request.mustBeLive && !this.isLive(request.app, request.room))
-      return refusal('not-live', 'stream not found or not live');
+    // Every local reader holds a lease, so that it follows the room wherever it goes in the cluster.
+    const lease: RoomLease | undefined = canPull ? this.directory.lease(app, room) : undefined;
+    if (request.mustBeLive && !this.isLive(app, room)) {
+      // A hook may have taken a while (the publish may have ended), or the room lives on another node.
+      if (!lease || !(await lease.live) || !this.isLive(app, room) || request.signal?.aborted) {
+        lease?.release();
+        return refusal('not-live', 'stream not found or not live');
+      }
+    }
     let stream: LiveStream | undefined;
     const session = new PlaySession(
       this.nextSessionId++,
@@ -137,6 +172,7 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
       this.traffic,
       (ended) => {
         this.sessions.delete(ended.id);
+        lease?.release();
         if (stream && player) this.registry.detach(stream, player);
         this.events.emit(StreamEvent.PlayerLeft, this.eventFields(ended));
       },
@@ -165,6 +201,30 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
     return this.registry.get(app, room)?.isLive ?? false;
   }
 
+  /**
+   * Whether a play of `app/room` that must find it live can succeed without waiting: it is live here, or
+   * (cluster) it may be live on another node, which play() then looks up (SPEC §8).
+   */
+  mightBeLive(app: string, room: string): boolean {
+    return this.isLive(app, room) || this.directory.clustered;
+  }
+
+  /** RoomHost: a local publisher of its own (not a copy pulled from another node) is live on `app/room`. */
+  ownsLive(app: string, room: string): boolean {
+    const publisher = this.registry.get(app, room)?.publisher;
+    return publisher !== undefined && !this.pulled.has(publisher);
+  }
+
+  /** RoomHost: local publishers of their own. */
+  *ownPublishers(): Generator<PublishSession> {
+    for (const session of this.publishers()) if (!this.pulled.has(session)) yield session;
+  }
+
+  /** Whether a publisher is a copy of a room live on another node (shown as `relay`). */
+  isPulled(session: StreamSession): boolean {
+    return session instanceof PublishSession && this.pulled.has(session);
+  }
+
   /** Every open session, publishers and players of every protocol. */
   all(): IterableIterator<StreamSession> {
     return this.sessions.values();
@@ -185,6 +245,7 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
     this.sessions.delete(session.id);
     const stream = this.registry.get(session.app, session.room);
     if (stream) this.registry.endPublish(stream, session);
+    if (!this.pulled.has(session)) this.directory.closed(session.app, session.room, session);
     this.events.emit(StreamEvent.PublishEnded, this.eventFields(session));
   }
 

@@ -109,7 +109,7 @@ export class FlvServer implements OnApplicationBootstrap, OnApplicationShutdown 
       app === undefined ||
       room === undefined ||
       !this.access.serves(app, room, 'http-flv') ||
-      !this.access.isLive(app, room)
+      !this.access.mightBeLive(app, room)
     )
       return answerJson(response, 404, 'stream not found or not live');
     if (request.method === 'HEAD') {

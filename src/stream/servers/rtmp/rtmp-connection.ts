@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { errorText } from '../../../common/errors';
 import { peerText, RefusalLog } from '../../../common/peer-text';
 import { AppConfig } from '../../../config/app-config';
+import { CLUSTER_PULL_PARAM } from '../../cluster/cluster-names';
 import { AccessRefusal } from '../../core/admission';
 import { MediaPacket } from '../../core/media-packet';
 import { PlayerOutput } from '../../core/player-output';
@@ -38,6 +39,8 @@ export class RtmpConnection implements StreamPlayer {
   private state: State = 'handshake';
   private app = '';
   private host = '';
+  /** Another node of the cluster pulls a room it does not own (SPEC §8): served only what this node owns. */
+  private clusterPull = false;
   private streamId = 0;
   private publisher: PublishSession | undefined;
   private player: PlaySession | undefined;
@@ -96,6 +99,16 @@ export class RtmpConnection implements StreamPlayer {
     this.onClosed();
   }
 
+  /** Whether this connection publishes a stream. */
+  get isPublishing(): boolean {
+    return this.state === 'publishing';
+  }
+
+  /** Drain (SPEC §8): asks the publisher to reconnect (E-RTMP v2) before the connection closes. */
+  requestReconnect(description: string): void {
+    if (this.state === 'publishing') this.protocol.requestReconnect(description);
+  }
+
   /** StreamPlayer: admitted to play; Play.Start goes out before the first packet. */
   begin(session: PlaySession): void {
     this.player = session;
@@ -122,6 +135,8 @@ export class RtmpConnection implements StreamPlayer {
 
   publishEnded(): void {
     if (this.state === 'playing') this.protocol.sendStreamEnd(this.streamId);
+    // An edge's upstream ends with the publish: the edge looks the room up again (SPEC §8).
+    if (this.clusterPull) this.close();
   }
 
   /** SessionEndpoint: the core ends this session (replacement, revocation, a kick). */
@@ -190,6 +205,7 @@ export class RtmpConnection implements StreamPlayer {
     clearTimeout(this.firstCommandTimer);
     this.app = app;
     this.host = tcUrl.host;
+    this.clusterPull = tcUrl.searchParams.has(CLUSTER_PULL_PARAM);
     this.state = 'connected';
   }
 
@@ -258,11 +274,13 @@ export class RtmpConnection implements StreamPlayer {
       {
         app,
         room: name,
-        protocol: scheme,
+        protocol: this.clusterPull ? 'relay' : scheme,
         remoteAddress: this.remoteAddress,
         streamId,
         url: `${scheme}://${host}/${app}/${name}`,
         signal: this.gone.signal,
+        clusterPull: this.clusterPull,
+        mustBeLive: this.clusterPull,
       },
       this,
     );

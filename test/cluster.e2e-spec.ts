@@ -1,0 +1,119 @@
+import { decode } from './helpers/media';
+import { publish, Publisher, stopAllPublishers } from './helpers/media';
+import { FlvViewer } from './helpers/media-bystander';
+import { RedisServer } from './helpers/redis';
+import { ServerProcess, stopAllServers } from './helpers/server';
+import { call } from './helpers/http';
+import {
+  firstVideoKeyframeMs,
+  flvUrl,
+  livestat,
+  rtmpUrl,
+  startNode,
+  waitForClaim,
+  waitForPublish,
+} from './helpers/cluster';
+import { sleep, waitFor } from './helpers/wait';
+
+/** SPEC §8: three instances on one redis-server act as one service. */
+describe('cluster of three nodes on one Redis', () => {
+  let redis: RedisServer;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let c: ServerProcess;
+  const encoders: Publisher[] = [];
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    [a, b, c] = await Promise.all([
+      startNode('node-a', redis, { off: ['hls_addr'] }),
+      startNode('node-b', redis, { off: ['hls_addr'] }),
+      startNode('node-c', redis, { off: ['hls_addr'] }),
+    ]);
+  });
+
+  afterAll(async () => {
+    for (const encoder of encoders) await encoder.stop();
+    stopAllPublishers();
+    await stopAllServers();
+    await redis.stop();
+  });
+
+  it('plays on B and C over RTMP and HTTP-FLV a room published on A', async () => {
+    encoders.push(publish(rtmpUrl(a, 'everywhere')));
+    await waitForPublish(a, 'everywhere');
+    await waitForClaim(redis, 'everywhere', 'node-a');
+    for (const node of [b, c]) {
+      const rtmp = decode(rtmpUrl(node, 'everywhere'), 2);
+      expect(rtmp.videoFrames).toBeGreaterThan(20);
+      expect(rtmp.audioFrames).toBeGreaterThan(20);
+      const flv = decode(flvUrl(node, 'everywhere'), 2);
+      expect(flv.videoFrames).toBeGreaterThan(20);
+    }
+    // Pulls show as relays; the origin sends one upstream per edge whatever the number of players.
+    const stats = await livestat(b);
+    expect(stats.publishers.map((item) => item.protocol)).toEqual(['relay']);
+  });
+
+  it('gives a player on an edge its first keyframe within 1 s while the room is live', async () => {
+    // Another room, so that no pull is running on C yet.
+    encoders.push(publish(rtmpUrl(a, 'fast'), { gop: 25 }));
+    await waitForPublish(a, 'fast');
+    await sleep(1500);
+    const ms = await firstVideoKeyframeMs(flvUrl(c, 'fast'));
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('answers 404 on an edge for a room live nowhere', async () => {
+    const answer = await fetch(flvUrl(b, 'nowhere'));
+    expect(answer.status).toBe(404);
+  });
+
+  it('lets a publish on B replace A cluster-wide; players on C follow B', async () => {
+    const first = publish(rtmpUrl(a, 'handover'));
+    encoders.push(first);
+    await waitForPublish(a, 'handover');
+    const viewer = new FlvViewer(flvUrl(c, 'handover'));
+    await viewer.waitForFrames(10);
+    const second = publish(rtmpUrl(b, 'handover'));
+    encoders.push(second);
+    await waitForPublish(b, 'handover');
+    const replacedAt = Date.now();
+    // A stops its publisher within 2 s: the encoder on A is disconnected.
+    const outcome = await Promise.race([first.exited, sleep(2500).then(() => 'still running')]);
+    expect(outcome).not.toBe('still running');
+    expect(Date.now() - replacedAt).toBeLessThan(2500);
+    await waitForClaim(redis, 'handover', 'node-b');
+    // One source cluster-wide: A holds no publisher of the room, B holds its own.
+    await waitFor(async () => {
+      const onA = await livestat(a);
+      return onA.publishers.some((item) => item.key === 'live/handover') ? undefined : true;
+    }, 3000);
+    // A new player on C plays B's stream.
+    const again = decode(flvUrl(c, 'handover'), 2);
+    expect(again.videoFrames).toBeGreaterThan(20);
+    await viewer.stop();
+  });
+
+  it('lists every node and every session once in the cluster stats', async () => {
+    const viewer = new FlvViewer(flvUrl(c, 'everywhere'));
+    await viewer.waitForFrames(5);
+    await waitFor(async () => {
+      const all = await livestat(b, true);
+      const onC = all.players.filter(
+        (item) => item.node === 'node-c' && item.key === 'live/everywhere',
+      );
+      return onC.length >= 1 ? all : undefined;
+    }, 8000);
+    const all = await livestat(a, true);
+    const ids = [...all.publishers, ...all.players].map(
+      (item) => `${item.node}#${item.session_id}`,
+    );
+    expect(new Set(ids).size).toBe(ids.length);
+    const own = all.publishers.filter((item) => item.key === 'live/everywhere');
+    expect(own.find((item) => item.protocol !== 'relay')?.node).toBe('node-a');
+    const nodes = (await call<{ id: string }[]>(b.apiUrl('/stat/cluster'))).json?.data ?? [];
+    expect(nodes.map((node) => node.id).sort()).toEqual(['node-a', 'node-b', 'node-c']);
+    await viewer.stop();
+  });
+});

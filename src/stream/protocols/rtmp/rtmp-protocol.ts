@@ -190,6 +190,21 @@ export class RtmpProtocol extends RtmpEndpoint {
     ]);
   }
 
+  /**
+   * Asks the client to reconnect (Enhanced RTMP v2, "Reconnect Request"): an `onStatus` on stream 0
+   * (NetConnection) with level `status`, code `NetConnection.Connect.ReconnectRequest`, a description
+   * and, optionally, the `tcUrl` to reconnect to. A client that does not know it ignores it.
+   */
+  requestReconnect(description: string, tcUrl?: string): void {
+    const info: Record<string, string> = {
+      level: 'status',
+      code: 'NetConnection.Connect.ReconnectRequest',
+      description,
+    };
+    if (tcUrl) info.tcUrl = tcUrl;
+    this.sendCommand(0, ['onStatus', 0, null, info]);
+  }
+
   private sendStatus(streamId: number, level: string, code: string, description: string): void {
     this.sendCommand(streamId, ['onStatus', 0, null, { level, code, description }]);
   }

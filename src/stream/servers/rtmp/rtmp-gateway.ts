@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { listenOn } from '../../../common/listen';
 import { peerText, RefusalLog } from '../../../common/peer-text';
 import { AppConfig } from '../../../config/app-config';
@@ -9,12 +15,17 @@ import { ListenAddress } from '../../../config/listen-address';
 import { StreamAccess } from '../../core/stream-access';
 import { RtmpConnection, RtmpConnectionContext } from './rtmp-connection';
 
+/** How long publishers asked to reconnect keep their connection before it closes (within §6's 5 s). */
+const DRAIN_GRACE_MS = 500;
+
 /**
  * Owns the RTMP and RTMPS listeners (`rtmp_addr`, TLS when `enable_rtmps`; optional `rtmps_addr`) and
  * every connection on them. Starts and stops with the application.
  */
 @Injectable()
-export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RtmpGateway
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger(RtmpGateway.name);
   private readonly servers: Server[] = [];
   private readonly connections = new Set<RtmpConnection>();
@@ -37,6 +48,18 @@ export class RtmpGateway implements OnApplicationBootstrap, OnApplicationShutdow
       await this.listen(config.rtmp_addr, 'rtmp_addr', config.enable_rtmps);
     }
     if (config.rtmps_addr) await this.listen(config.rtmps_addr, 'rtmps_addr', true);
+  }
+
+  /**
+   * Drain (SPEC §8): before anything closes, every publisher is asked to reconnect (E-RTMP v2
+   * ReconnectRequest), so an encoder that knows it comes back through the balancer to another node
+   * while this one still holds the stream; its connection closes shortly after.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    const publishers = [...this.connections].filter((connection) => connection.isPublishing);
+    for (const connection of publishers)
+      connection.requestReconnect('this server is shutting down; reconnect to continue');
+    if (publishers.length > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_GRACE_MS));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, type-check, build, unit tests, end-to-end tests (real ffmpeg, real redis-server).
-# Installs ffmpeg, redis-server and chromium with apt-get when they are missing (needs root or sudo).
+# Installs ffmpeg, redis-server, redis-sentinel and chromium with apt-get when they are missing (needs root or sudo).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel) # Sentinel failover tests
 [ -x /usr/bin/chromium ] || need+=(chromium) # the web console's browser tests (puppeteer-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing ${need[*]} with apt-get (the end-to-end tests use them)"

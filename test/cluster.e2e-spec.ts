@@ -7,6 +7,7 @@ import { call } from './helpers/http';
 import {
   firstVideoKeyframeMs,
   flvUrl,
+  hlsUrl,
   livestat,
   rtmpUrl,
   startNode,
@@ -28,7 +29,7 @@ describe('cluster of three nodes on one Redis', () => {
     [a, b, c] = await Promise.all([
       startNode('node-a', redis, { off: ['hls_addr'] }),
       startNode('node-b', redis, { off: ['hls_addr'] }),
-      startNode('node-c', redis, { off: ['hls_addr'] }),
+      startNode('node-c', redis),
     ]);
   });
 
@@ -64,6 +65,25 @@ describe('cluster of three nodes on one Redis', () => {
     expect(ms).toBeLessThan(1000);
   });
 
+  it('pulls once per edge whatever the number of players, and closes the upstream 10 s after the last', async () => {
+    encoders.push(publish(rtmpUrl(a, 'shared')));
+    await waitForPublish(a, 'shared');
+    const viewers = [1, 2, 3].map(() => new FlvViewer(flvUrl(b, 'shared')));
+    for (const viewer of viewers) await viewer.waitForFrames(5);
+    const upstreams = async () =>
+      (await livestat(a)).players.filter(
+        (item) => item.key === 'live/shared' && item.protocol === 'relay',
+      ).length;
+    expect(await upstreams()).toBe(1);
+    for (const viewer of viewers) await viewer.stop();
+    const left = Date.now();
+    await sleep(8000);
+    expect(await upstreams()).toBe(1); // still there: a player coming back starts at once
+    await waitFor(async () => ((await upstreams()) === 0 ? true : undefined), 5000, 200);
+    expect(Date.now() - left).toBeGreaterThan(9500);
+    expect(Date.now() - left).toBeLessThan(13000);
+  });
+
   it('answers 404 on an edge for a room live nowhere', async () => {
     const answer = await fetch(flvUrl(b, 'nowhere'));
     expect(answer.status).toBe(404);
@@ -92,6 +112,19 @@ describe('cluster of three nodes on one Redis', () => {
     // A new player on C plays B's stream.
     const again = decode(flvUrl(c, 'handover'), 2);
     expect(again.videoFrames).toBeGreaterThan(20);
+    await viewer.stop();
+  });
+
+  it('serves HLS on an edge while the room is pulled there (the pulled copy is a local publish)', async () => {
+    const viewer = new FlvViewer(flvUrl(c, 'everywhere'));
+    await viewer.waitForFrames(5);
+    const { value: playlist } = await waitFor(async () => {
+      const answer = await fetch(hlsUrl(c, 'everywhere')).catch(() => undefined);
+      const text = answer?.status === 200 ? await answer.text() : '';
+      return text.includes('#EXTINF') ? text : undefined;
+    }, 15000);
+    expect(playlist).toMatch(/^#EXTM3U/);
+    expect(decode(hlsUrl(c, 'everywhere'), 2).videoFrames).toBeGreaterThan(10);
     await viewer.stop();
   });
 

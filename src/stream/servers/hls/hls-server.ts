@@ -213,17 +213,19 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
     if (file === undefined) {
       const reload = blockingReload(query);
       if (reload === 'invalid') return answerJson(response, 400, 'bad _HLS_msn / _HLS_part');
-      // A room muxed on demand has no playlist until its first segment: the first request waits.
-      if (
-        this.hls.playlist(key) === undefined &&
-        !(await this.waitFor(
-          key,
-          () => this.hls.playlist(key) !== undefined,
-          this.firstSegmentWaitMs,
-          gone,
-        ))
-      )
-        return answerJson(response, 404, 'not found');
+      if (this.hls.playlist(key) === undefined) {
+        // A room live on another node (cluster): the viewer's session makes this node pull it, and the
+        // first request waits for its first segment, as it does for a room muxed on demand.
+        const elsewhere =
+          !this.access.isLive(target.app, target.room) &&
+          this.access.mightBeLive(target.app, target.room);
+        if (elsewhere && !(await this.viewer(request, target, path)))
+          return answerJson(response, 403, 'refused');
+        const waitMs = elsewhere || this.config.hls_on_demand ? this.firstSegmentWaitMs : 0;
+        const ready = () => this.hls.playlist(key) !== undefined;
+        if (!(await this.waitFor(key, ready, waitMs, gone)))
+          return answerJson(response, 404, 'not found');
+      }
       const session = await this.viewer(request, target, path);
       if (!session) return answerJson(response, 403, 'refused');
       if (reload && this.hls.isLowLatency) {
@@ -301,9 +303,9 @@ export class HlsServer implements OnModuleInit, OnApplicationBootstrap, OnApplic
     return 3 * Math.ceil(this.config.hls_fragment) * 1000;
   }
 
-  /** The first request of a room muxed on demand waits for its first segment this long. */
+  /** The first request of a room muxed on demand (or pulled from another node) waits this long. */
   private get firstSegmentWaitMs(): number {
-    return this.config.hls_on_demand ? 2 * this.config.hls_fragment * 1000 + 2000 : 0;
+    return 2 * this.config.hls_fragment * 1000 + 2000;
   }
 
   /**

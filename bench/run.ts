@@ -13,6 +13,7 @@ import { PEER_LABELS, peerUnavailable, REPO_ROOT, snapshotServer } from './lib/p
 import { HAS_TASKSET, hasCommand, pinProcess, terminateChildren } from './lib/proc';
 import { printApi, printHls, printHostile, printLadder, printSlow } from './lib/summary';
 import { runApi } from './scenarios/api';
+import { printCluster, runCluster } from './scenarios/cluster';
 import { runHls } from './scenarios/hls';
 import { runHostile } from './scenarios/hostile';
 import { runLadder } from './scenarios/ladder';
@@ -120,6 +121,12 @@ async function main(): Promise<void> {
     results.hostile = hostile;
     save();
     emit(printHostile(hostile));
+  }
+  if (options.scenarios.includes('cluster')) {
+    const cluster = await runCluster(ctx);
+    results.cluster = cluster;
+    save();
+    emit(printCluster(cluster));
   }
   results.elapsedSeconds = (performance.now() - started) / 1000;
   results.report = sections.join('\n');

@@ -128,6 +128,15 @@ describe('cluster of three nodes on one Redis', () => {
     await viewer.stop();
   });
 
+  it('starts the pull on an edge from a first HLS playlist request', async () => {
+    encoders.push(publish(rtmpUrl(a, 'cold-hls')));
+    await waitForPublish(a, 'cold-hls');
+    const answer = await fetch(hlsUrl(c, 'cold-hls'), { signal: AbortSignal.timeout(15000) });
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toMatch(/#EXTINF/);
+    expect(decode(hlsUrl(c, 'cold-hls'), 2).videoFrames).toBeGreaterThan(10);
+  });
+
   it('lists every node and every session once in the cluster stats', async () => {
     const viewer = new FlvViewer(flvUrl(c, 'everywhere'));
     await viewer.waitForFrames(5);

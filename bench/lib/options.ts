@@ -14,8 +14,15 @@ export const HOSTILE_SESSIONS: readonly HostileSessionName[] = [
   'slowloris-hls',
 ];
 
-export type ScenarioName = 'ladder' | 'slow' | 'api' | 'hls' | 'hostile';
-export const SCENARIOS: readonly ScenarioName[] = ['ladder', 'slow', 'api', 'hls', 'hostile'];
+export type ScenarioName = 'ladder' | 'slow' | 'api' | 'hls' | 'hostile' | 'cluster';
+export const SCENARIOS: readonly ScenarioName[] = [
+  'ladder',
+  'slow',
+  'api',
+  'hls',
+  'hostile',
+  'cluster',
+];
 const PROTOCOLS: readonly PlayProtocol[] = ['rtmp', 'flv'];
 
 export interface BenchOptions {

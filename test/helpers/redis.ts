@@ -166,16 +166,13 @@ export class RedisSentinelSet {
   ) {}
 
   static async start(): Promise<RedisSentinelSet> {
-    const master = await RedisServer.start();
+    // Replication writes an RDB file: kept in the set's own directory, never in the working directory.
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-'));
+    const master = await RedisServer.start({ args: ['--dir', dir] });
     const replica = await RedisServer.start({
-      args: ['--replicaof', '127.0.0.1', String(master.port)],
+      args: ['--dir', dir, '--replicaof', '127.0.0.1', String(master.port)],
     });
-    const set = new RedisSentinelSet(
-      master,
-      replica,
-      await freePort(),
-      mkdtempSync(join(tmpdir(), 'sentinel-')),
-    );
+    const set = new RedisSentinelSet(master, replica, await freePort(), dir);
     await set.startSentinel();
     await set.waitForSync();
     return set;

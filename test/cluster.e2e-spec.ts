@@ -158,4 +158,24 @@ describe('cluster of three nodes on one Redis', () => {
     expect(nodes.map((node) => node.id).sort()).toEqual(['node-a', 'node-b', 'node-c']);
     await viewer.stop();
   });
+
+  it('kicks, through the API of A, a player that C holds', async () => {
+    const viewer = new FlvViewer(flvUrl(c, 'everywhere'));
+    await viewer.waitForFrames(5);
+    const { value: item } = await waitFor(async () => {
+      const onC = (await livestat(c)).players.find((player) => player.protocol === 'http-flv');
+      return onC;
+    }, 5000);
+    const answer = await call<{ session_id: number; key: string }>(
+      a.apiUrl(`/control/kick?id=${item.session_id}&node=node-c`),
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.json?.data).toEqual(
+      expect.objectContaining({ session_id: item.session_id, key: 'live/everywhere' }),
+    );
+    await waitFor(async () => (viewer.exitCode !== undefined ? true : undefined), 3000, 100);
+    // A session no node holds: 404 (within the 2 s the nodes have to answer).
+    const missing = await call(a.apiUrl('/control/kick?id=999999&node=node-c'));
+    expect(missing.status).toBe(404);
+  });
 });

@@ -9,6 +9,7 @@ import {
 import { ApiEnvelope, envelope } from '../common/api-envelope';
 import { NotFoundError } from '../common/errors';
 import { KeyService } from '../key/key.service';
+import { ClusterService } from '../stream/cluster/cluster.service';
 import { StreamAccess } from '../stream/core/stream-access';
 import { RequestParam } from './request-param.decorator';
 import { RoomPipe, SessionIdPipe } from './request-params.pipes';
@@ -32,6 +33,7 @@ export class ControlController {
   constructor(
     private readonly keys: KeyService,
     private readonly access: StreamAccess,
+    private readonly cluster: ClusterService,
   ) {}
 
   @All('get')
@@ -68,6 +70,11 @@ export class ControlController {
       'Closes the publisher or player with that session_id (a kicked publisher may publish again with its key)',
   })
   @ApiRequestParam('id', 'the session_id of a publisher or player (from /stat/livestat or /events)')
+  @ApiRequestParam(
+    'node',
+    'with the cluster: the node holding the session (`node` in /stat/livestat?scope=cluster); this one by default',
+    false,
+  )
   @ApiEnvelopeDoc(200, 'the session was closed', {
     session_id: 7,
     role: 'player',
@@ -77,7 +84,16 @@ export class ControlController {
   @ApiEnvelopeDoc(400, 'missing or invalid id', 'id must be a session id (a positive integer)')
   @ApiEnvelopeDoc(401, 'missing or invalid token (when jwt.secret is set)', 'token expired')
   @ApiEnvelopeDoc(404, 'no open session has that id', 'session not found')
-  kick(@RequestParam('id', SessionIdPipe) id: number): ApiEnvelope<KickedSession> {
+  async kick(
+    @RequestParam('id', SessionIdPipe) id: number,
+    @RequestParam('node') node: string | undefined,
+  ): Promise<ApiEnvelope<KickedSession>> {
+    if (node && this.cluster.enabled && node !== this.cluster.nodeId) {
+      // The node holding it closes it (SPEC §8 "One view").
+      const kicked = await this.cluster.kick(node, id);
+      if (!kicked) throw new NotFoundError('session not found');
+      return envelope(200, kicked);
+    }
     const session = this.access.session(id);
     if (!session?.isOpen) throw new NotFoundError('session not found');
     session.stop(`${session.streamKey}: kicked through the control API`);

@@ -29,7 +29,21 @@ export type ClusterMessage =
       readonly previous: string | false;
     }
   | { readonly type: 'released'; readonly room: string; readonly claim: string }
-  | { readonly type: 'kick'; readonly node: string; readonly session_id: number };
+  | {
+      readonly type: 'kick';
+      readonly node: string;
+      readonly session_id: number;
+      readonly request: string;
+    }
+  | { readonly type: 'kicked'; readonly request: string; readonly result: KickedItem | null };
+
+/** A session closed by `/control/kick`, as the API answers it. */
+export interface KickedItem {
+  readonly session_id: number;
+  readonly role: string;
+  readonly key: string;
+  readonly protocol: string;
+}
 
 export function parseClaim(text: unknown): RoomClaim | undefined {
   if (typeof text !== 'string') return undefined;

@@ -12,8 +12,11 @@ import { RedisConnection, SharedRedis } from '../../key/redis-connection';
 import { LocalRoomDirectory, RoomDirectory } from '../core/room-directory';
 import { StreamAccess } from '../core/stream-access';
 import { StatItem, StatSnapshot, StatsService } from '../stats/stats.service';
-import { NODES_KEY, nodeKey } from './cluster-names';
+import { CLUSTER_CHANNEL, ClusterMessage, KickedItem, NODES_KEY, nodeKey } from './cluster-names';
 import { RedisRoomDirectory } from './redis-room-directory';
+
+/** How long `/control/kick` waits for the node holding the session. */
+const KICK_ANSWER_MS = 2000;
 
 /** A node as `/stat/cluster` lists it. */
 export interface ClusterNodeItem {
@@ -61,6 +64,9 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
   private readonly redis: RedisConnection | undefined;
   private beatTimer: NodeJS.Timeout | undefined;
   private readonly since = new Date();
+  private unlisten: (() => void) | undefined;
+  /** Kicks this node asked another to run, by request id. */
+  private readonly kicks = new Map<string, (result: KickedItem | undefined) => void>();
 
   constructor(
     directory: RoomDirectory,
@@ -80,6 +86,9 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
     const { directory } = this;
     if (!directory) return;
     await directory.start();
+    this.unlisten = await (this.redis as RedisConnection).listen(CLUSTER_CHANNEL, (text) =>
+      this.onMessage(text),
+    );
     await this.beat().catch(() => undefined);
     this.beatTimer = setInterval(
       () => void this.beat().catch(() => undefined),
@@ -95,11 +104,76 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
     const { directory, redis } = this;
     if (!directory || !redis) return;
     clearInterval(this.beatTimer);
+    this.unlisten?.();
     await directory.stop();
     await Promise.allSettled([
       redis.client.del(nodeKey(directory.identity.nodeId)),
       redis.client.zrem(NODES_KEY, directory.identity.nodeId),
     ]);
+  }
+
+  /** This node's id, when the cluster is on. */
+  get nodeId(): string | undefined {
+    return this.directory?.identity.nodeId;
+  }
+
+  /**
+   * `/control/kick` of a session on another node: that node closes it (pub/sub) and says what it was.
+   * Undefined when no node answers within KICK_ANSWER_MS (no such node or session).
+   */
+  async kick(node: string, id: number): Promise<KickedItem | undefined> {
+    const { redis } = this;
+    if (!redis) return undefined;
+    const request = randomBytes(8).toString('hex');
+    const answered = new Promise<KickedItem | undefined>((resolve) => {
+      const timer = setTimeout(() => finish(undefined), KICK_ANSWER_MS);
+      const finish = (result: KickedItem | undefined) => {
+        clearTimeout(timer);
+        this.kicks.delete(request);
+        resolve(result);
+      };
+      this.kicks.set(request, finish);
+    });
+    const message: ClusterMessage = { type: 'kick', node, session_id: id, request };
+    try {
+      await redis.client.publish(CLUSTER_CHANNEL, JSON.stringify(message));
+    } catch {
+      this.kicks.get(request)?.(undefined);
+    }
+    return answered;
+  }
+
+  /** Closes a session of this node; what it was, or undefined when no open session has that id. */
+  kickHere(id: number): KickedItem | undefined {
+    const session = this.access.session(id);
+    if (!session?.isOpen) return undefined;
+    session.stop(`${session.streamKey}: kicked through the control API`);
+    return {
+      session_id: session.id,
+      role: session.role,
+      key: session.streamKey,
+      protocol: session.protocol,
+    };
+  }
+
+  private onMessage(text: string): void {
+    let message: ClusterMessage;
+    try {
+      message = JSON.parse(text) as ClusterMessage;
+    } catch {
+      return;
+    }
+    if (message.type === 'kick' && message.node === this.nodeId) {
+      const result = this.kickHere(Number(message.session_id));
+      const reply: ClusterMessage = {
+        type: 'kicked',
+        request: message.request,
+        result: result ?? null,
+      };
+      this.redis?.client.publish(CLUSTER_CHANNEL, JSON.stringify(reply)).catch(() => undefined);
+    } else if (message.type === 'kicked') {
+      this.kicks.get(message.request)?.(message.result ?? undefined);
+    }
   }
 
   /** Every live node, this one first. Undefined when the cluster is off. */
@@ -171,10 +245,5 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
       .zadd(NODES_KEY, now, beat.id)
       .zremrangebyscore(NODES_KEY, '-inf', now - 10 * directory.identity.ttlMs)
       .exec();
-  }
-
-  /** The stream core this node serves (for the kick). */
-  get streams(): StreamAccess {
-    return this.access;
   }
 }

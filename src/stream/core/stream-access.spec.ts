@@ -13,9 +13,10 @@ import { MetricsModule } from '../../metrics/metrics.module';
 import { MetricsService } from '../../metrics/metrics.service';
 import { StatsService } from '../stats/stats.service';
 import { StreamModule } from '../stream.module';
-import { PlayRequest, PublishRequest } from './admission';
+import { AccessRefusal, PlayRequest, PublishRequest, refusal } from './admission';
 import { PacketType } from './media-packet';
-import { PlaySession } from './session';
+import { RoomDirectory, RoomLease } from './room-directory';
+import { PlaySession, PublishSession } from './session';
 import { StreamAccess, StreamPlayer } from './stream-access';
 import { StreamPacket } from './stream-packet';
 
@@ -346,5 +347,145 @@ describe('StreamAccess', () => {
     expect(text).toMatch(/livego_connections\{protocol="rtmp"\} 2/);
     expect(text).toMatch(/livego_streams 1/);
     expect(text).toMatch(/livego_publishes_total\{result="admitted",reason=""\} \d+/);
+  });
+});
+
+/** A directory that records what the core asked it (the cluster's Redis one sits behind the same port). */
+class RecordingDirectory extends RoomDirectory {
+  readonly clustered = true;
+  readonly asked: string[] = [];
+  refuseClaims = false;
+  private readonly held = new Map<string, number>();
+  bind(): void {}
+  claim(app: string, room: string): Promise<AccessRefusal | undefined> {
+    this.asked.push(`claim ${app}/${room}`);
+    return Promise.resolve(this.refuseClaims ? refusal('store', 'claims are down') : undefined);
+  }
+  opened(session: PublishSession): void {
+    this.asked.push(`opened ${session.streamKey}`);
+  }
+  closed(app: string, room: string): void {
+    this.asked.push(`closed ${app}/${room}`);
+  }
+  lease(app: string, room: string): RoomLease {
+    const key = `${app}/${room}`;
+    this.held.set(key, (this.held.get(key) ?? 0) + 1);
+    let released = false;
+    return {
+      live: Promise.resolve(false),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.held.set(key, (this.held.get(key) ?? 0) - 1);
+      },
+    };
+  }
+  leases(key: string): number {
+    return this.held.get(key) ?? 0;
+  }
+}
+
+describe('StreamAccess and the room directory (cluster port)', () => {
+  let dir: string;
+  let module: TestingModule;
+  let access: StreamAccess;
+  const directory = new RecordingDirectory();
+  const stopped = { stop: () => undefined };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'access-dir-'));
+    writeFileSync(join(dir, 'livego.yaml'), `${CONFIG}rtmp_noauth: true\n`);
+    const { config } = loadConfig({ argv: [], env: {}, cwd: dir });
+    module = await Test.createTestingModule({
+      imports: [await ConfigModule.forRoot(config), EventsModule, MetricsModule, StreamModule],
+    })
+      .overrideProvider(RoomDirectory)
+      .useValue(directory)
+      .compile();
+    await module.init();
+    access = module.get(StreamAccess);
+  });
+
+  afterAll(async () => {
+    await module.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    directory.asked.length = 0;
+    directory.refuseClaims = false;
+  });
+
+  const publishAs = (name: string, extra: Partial<PublishRequest> = {}) =>
+    access.publish(
+      {
+        app: 'live',
+        name,
+        protocol: 'rtmp',
+        remoteAddress: '127.0.0.1:5000',
+        url: (room) => `rtmp://localhost/live/${room}`,
+        ...extra,
+      },
+      stopped,
+    );
+
+  it('claims the room after admission and before the session opens, and releases it at the end', async () => {
+    const result = await publishAs('claimed');
+    expect(result.ok).toBe(true);
+    expect(directory.asked).toEqual(['claim live/claimed', 'opened live/claimed']);
+    if (result.ok) result.session.end();
+    expect(directory.asked).toEqual([
+      'claim live/claimed',
+      'opened live/claimed',
+      'closed live/claimed',
+    ]);
+  });
+
+  it('refuses a publish whose claim fails (fails closed), and opens nothing', async () => {
+    directory.refuseClaims = true;
+    const result = await publishAs('unclaimed');
+    expect(result).toEqual(expect.objectContaining({ ok: false, reason: 'store' }));
+    expect(access.isLive('live', 'unclaimed')).toBe(false);
+  });
+
+  it('never claims for a pulled copy, and never lets another node pull a copy', async () => {
+    const result = await publishAs('copy', { pulled: true, byApi: true, protocol: 'relay' });
+    expect(result.ok).toBe(true);
+    expect(directory.asked).toEqual([]);
+    expect(access.ownsLive('live', 'copy')).toBe(false);
+    const pull = await access.play({
+      app: 'live',
+      room: 'copy',
+      protocol: 'relay',
+      remoteAddress: '127.0.0.1:6000',
+      url: '/live/copy',
+      clusterPull: true,
+    });
+    expect(pull).toEqual(expect.objectContaining({ ok: false, reason: 'not-live' }));
+    if (result.ok) result.session.end();
+  });
+
+  it('gives each local reader a lease, released when it leaves; HTTP-FLV of a room live nowhere is refused', async () => {
+    const play = await access.play({
+      app: 'live',
+      room: 'elsewhere',
+      protocol: 'rtmp',
+      remoteAddress: '127.0.0.1:6000',
+      url: '/live/elsewhere',
+    });
+    expect(play.ok).toBe(true);
+    expect(directory.leases('live/elsewhere')).toBe(1);
+    if (play.ok) play.session.end();
+    expect(directory.leases('live/elsewhere')).toBe(0);
+    const flv = await access.play({
+      app: 'live',
+      room: 'elsewhere',
+      protocol: 'http-flv',
+      remoteAddress: '127.0.0.1:6000',
+      url: '/live/elsewhere.flv',
+      mustBeLive: true,
+    });
+    expect(flv).toEqual(expect.objectContaining({ ok: false, reason: 'not-live' }));
+    expect(directory.leases('live/elsewhere')).toBe(0);
   });
 });

@@ -42,9 +42,15 @@ describe('OpenAPI description of the control API', () => {
         '/events',
         '/healthz',
         '/metrics',
+        '/stat/cluster',
         '/stat/livestat',
       ].sort(),
     );
+    // The cluster's parameters are described (README "Cluster").
+    const names = (path: string) =>
+      (document.paths[path].get.parameters ?? []).map((p) => p.name).sort();
+    expect(names('/stat/livestat')).toEqual(['room', 'scope']);
+    expect(names('/control/kick')).toEqual(['id', 'node']);
     expect(Object.keys(document.paths['/control/get']).sort()).toEqual(['get', 'post']);
     expect(document.paths['/control/get'].get.parameters?.map((p) => p.name)).toEqual(['room']);
     expect(document.components.securitySchemes.jwt.scheme).toBe('bearer');

@@ -56,10 +56,9 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterRun> {
   if (!ctx.peers.includes('ours')) return { ...empty, available: false, reason: 'ours not built' };
   const perEdge = Math.floor(players / 2);
   ctx.log(
-    `cluster: ${perEdge} HTTP-FLV players on one node, then ${players} over two edges of one origin`,
+    `cluster: two single nodes with ${perEdge} HTTP-FLV players each, then ${players} over two edges of one origin`,
   );
-  // Like for like: a single node serving as many players as one edge (each process has the same fixed cost).
-  const single = await singleNode(ctx, perEdge);
+  const single = await singleNodes(ctx, perEdge);
   const redis = await startRedis();
   if (!redis) return { ...empty, available: false, reason: 'redis-server not installed' };
   const cluster = (id: string) => [
@@ -162,41 +161,59 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterRun> {
   }
 }
 
-/** The same N players on one node without the cluster: the cost an edge is compared with. */
-async function singleNode(ctx: BenchContext, players: number): Promise<ClusterRun['single']> {
+/**
+ * What an edge is compared with: two independent nodes without the cluster, side by side on the same core
+ * as the edges, each with its own publisher and N/2 players (so both sides share the core alike and each
+ * process carries the same fixed cost). Their mean CPU-seconds per delivered Gbit.
+ */
+async function singleNodes(ctx: BenchContext, perNode: number): Promise<ClusterRun['single']> {
   const { options, clip } = ctx;
-  const server = await startPeer('ours', { core: options.serverCore, extraFlags: LOAD_FLAGS });
-  const publisher = new LoopPublisher(clip.path, publishUrl(server), options.loadCore);
-  const load = new LoadClient(options.loadCore);
+  const servers: PeerServer[] = [];
+  const publishers: LoopPublisher[] = [];
+  const loads: LoadClient[] = [];
   try {
-    const target = targetOf(server, 'flv');
-    const reference = await joinReference(target);
+    for (let i = 0; i < 2; i++) {
+      const server = await startPeer('ours', { core: options.serverCore, extraFlags: LOAD_FLAGS });
+      servers.push(server);
+      publishers.push(new LoopPublisher(clip.path, publishUrl(server), options.loadCore));
+    }
+    const references = await Promise.all(
+      servers.map((server) => joinReference(targetOf(server, 'flv'))),
+    );
     await sleep(2000);
-    await load.start({
-      cmd: 'start',
-      target,
-      count: players,
-      rate: options.rate,
-      concurrency: START_CONCURRENCY,
-    });
+    for (const server of servers) {
+      const load = new LoadClient(options.loadCore);
+      loads.push(load);
+      await load.start({
+        cmd: 'start',
+        target: targetOf(server, 'flv'),
+        count: perNode,
+        rate: options.rate,
+        concurrency: START_CONCURRENCY,
+      });
+    }
     await sleep(options.warmup * 1000);
-    const before = sample(server.pids);
-    const reference0 = reference.bytes;
-    await load.windowStart(undefined);
+    const before = servers.map((server) => sample(server.pids));
+    const references0 = references.map((reference) => reference.bytes);
+    for (const load of loads) await load.windowStart(undefined);
     await sleep(options.seconds * 1000);
-    const window = await load.windowEnd();
-    const after = sample(server.pids);
-    reference.close();
-    const gbit =
-      ((window.bytes.reduce((a, b) => a + b, 0) + reference.bytes - reference0) * 8) / 1e9;
+    const windows = await Promise.all(loads.map((load) => load.windowEnd()));
+    const after = servers.map((server) => sample(server.pids));
+    const gbits = windows.map(
+      (window, i) =>
+        ((window.bytes.reduce((a, b) => a + b, 0) + references[i].bytes - references0[i]) * 8) /
+        1e9,
+    );
+    for (const reference of references) reference.close();
+    const costs = gbits.map((gbit, i) => (after[i].cpuSeconds - before[i].cpuSeconds) / gbit);
     return {
-      cpuSecondsPerGbit: (after.cpuSeconds - before.cpuSeconds) / gbit,
-      deliveredGbps: gbit / ((after.atMs - before.atMs) / 1000),
+      cpuSecondsPerGbit: (costs[0] + costs[1]) / 2,
+      deliveredGbps: (gbits[0] + gbits[1]) / ((after[0].atMs - before[0].atMs) / 1000),
     };
   } finally {
-    await load.close();
-    await publisher.stop();
-    await server.stop();
+    for (const load of loads) await load.close();
+    for (const publisher of publishers) await publisher.stop();
+    for (const server of servers) await server.stop();
   }
 }
 
@@ -250,11 +267,11 @@ export function printCluster(run: ClusterRun): string {
     '',
     '| measure | value |',
     '| --- | --- |',
-    `| players (split over two edges; the single node serves as many as one edge) | ${run.players} |`,
+    `| players (split over two edges; the comparison: two single nodes with as many each) | ${run.players} |`,
     `| origin upstreams (relay players) during the window | ${run.originPlayers} |`,
     `| origin egress to the edges | ${run.originEgressStreams.toFixed(2)} × the clip's rate |`,
     `| edge CPU-s per delivered Gbit (mean of the two) | ${run.edges.cpuSecondsPerGbit.toFixed(3)} (${run.edges.deliveredGbps.toFixed(2)} Gbit/s in all) |`,
-    `| single node CPU-s per delivered Gbit | ${run.single.cpuSecondsPerGbit.toFixed(3)} (${run.single.deliveredGbps.toFixed(2)} Gbit/s) |`,
+    `| single node CPU-s per delivered Gbit (mean of the two) | ${run.single.cpuSecondsPerGbit.toFixed(3)} (${run.single.deliveredGbps.toFixed(2)} Gbit/s in all) |`,
     `| edge cost vs single node | ${(run.edgeCostDelta * 100).toFixed(1)} % |`,
     `| first key frame, first player on an edge (starts the pull) | ${run.coldFirstKeyframeMs?.toFixed(0) ?? '?'} ms |`,
     `| first key frame on an edge already pulling, p50 / max | ${ms(run.edgeFirstKeyframe)} |`,

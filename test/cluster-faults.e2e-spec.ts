@@ -7,7 +7,7 @@ import { ServerProcess, startupError, stopAllServers } from './helpers/server';
 import { flvUrl, rtmpUrl, startNode, waitForClaim, waitForPublish } from './helpers/cluster';
 import { waitFor } from './helpers/wait';
 
-/** SPEC §8 "Faults": a node killed, a node stopped, Redis lost and back. */
+/** README "Cluster" (faults): a node killed, a node stopped, Redis lost and back. */
 describe('cluster faults', () => {
   const TTL_SECONDS = 4;
   let redis: RedisServer;

@@ -16,7 +16,7 @@ import {
 } from './helpers/cluster';
 import { sleep, waitFor } from './helpers/wait';
 
-/** SPEC §8: three instances on one redis-server act as one service. */
+/** README "Cluster": three instances on one redis-server act as one service. */
 describe('cluster of three nodes on one Redis', () => {
   let redis: RedisServer;
   let a: ServerProcess;

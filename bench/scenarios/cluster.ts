@@ -9,7 +9,7 @@ import { LoopPublisher } from '../lib/publisher';
 import { probeFirstKeyframe } from '../lib/targets';
 
 /**
- * SPEC §8 "Play anywhere", measured: N HTTP-FLV players spread over two edges of one origin (three
+ * README "Cluster" "Play anywhere", measured: N HTTP-FLV players spread over two edges of one origin (three
  * instances of ours and one redis-server). Origin egress should be one stream per edge whatever N is;
  * an edge should cost what a single node costs per delivered Gbit; a new player on an edge should get
  * its first key frame as fast as on the origin.

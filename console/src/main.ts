@@ -416,7 +416,10 @@ function splitKey(key: string): [string, string] {
 
 async function kick(session: SessionItem, role: 'publisher' | 'player'): Promise<void> {
   try {
-    const answer = await api.post<unknown>('control/kick', { id: String(session.session_id) });
+    // Session ids are per node: in the cluster view, the node that holds the session is named too.
+    const target: Record<string, string> = { id: String(session.session_id) };
+    if (session.node) target.node = session.node;
+    const answer = await api.post<unknown>('control/kick', target);
     if (answer.status === 200)
       notice(`Kicked the ${role} ${session.remote_addr} of ${session.key}.`);
     else notice(`Kick failed: ${String(answer.data)}`, 'error');

@@ -243,7 +243,7 @@ function readConfigFile(path: string, explicit: boolean, warnings: string[]): Ma
   return values;
 }
 
-/** SPEC §8: the cluster needs the Redis store and an address other nodes can reach. */
+/** README "Cluster": the cluster needs the Redis store and an address other nodes can reach. */
 function checkCluster(config: AppConfig): void {
   if (!config.redis_addr && !config.redis_sentinels)
     throw new ConfigError(

@@ -89,7 +89,7 @@ export class ControlController {
     @RequestParam('node') node: string | undefined,
   ): Promise<ApiEnvelope<KickedSession>> {
     if (node && this.cluster.enabled && node !== this.cluster.nodeId) {
-      // The node holding it closes it (SPEC §8 "One view").
+      // The node holding it closes it (README "Cluster" "One view").
       const kicked = await this.cluster.kick(node, id);
       if (!kicked) throw new NotFoundError('session not found');
       return envelope(200, kicked);

@@ -82,7 +82,7 @@ export class StatController {
 
   @Get('cluster')
   @HttpCode(200)
-  @ApiOperation({ summary: 'The nodes of the cluster (SPEC §8), this one first' })
+  @ApiOperation({ summary: 'The nodes of the cluster (README "Cluster"), this one first' })
   @ApiEnvelopeDoc(200, 'nodes', [
     {
       id: 'node-a',

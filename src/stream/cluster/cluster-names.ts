@@ -1,4 +1,4 @@
-/** Redis names of the cluster (SPEC §8), all under the `livego:` prefix like the key store's (SPEC §3). */
+/** Redis names of the cluster (README "Cluster"), all under the `livego:` prefix like the key store's (README). */
 export const CLUSTER_PREFIX = 'livego:cluster:';
 /** `app/room` → the claim of its owner (JSON {node, advertise, epoch}), with a TTL. */
 export const roomClaimKey = (streamKey: string) => `${CLUSTER_PREFIX}room:${streamKey}`;

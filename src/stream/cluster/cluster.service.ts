@@ -52,7 +52,7 @@ export function roomDirectoryFor(config: AppConfig, redis: SharedRedis): RoomDir
 }
 
 /**
- * This node in the cluster (SPEC §8): starts the room directory, beats every quarter of `cluster.ttl`
+ * This node in the cluster (README "Cluster"): starts the room directory, beats every quarter of `cluster.ttl`
  * (a heartbeat key with the TTL, holding the node's stats), and answers `/stat/cluster` and
  * `/stat/livestat?scope=cluster` from every live node's heartbeat. On shutdown it releases its claims
  * before the Redis connection closes.

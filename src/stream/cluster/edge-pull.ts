@@ -9,11 +9,11 @@ import { RtmpRelayClient } from '../servers/rtmp/rtmp-client';
 import { CLUSTER_PULL_PARAM, RoomClaim } from './cluster-names';
 import type { ClusterIdentity } from './redis-room-directory';
 
-/** SPEC §8: the upstream closes this long after its last local reader left. */
+/** README "Cluster": the upstream closes this long after its last local reader left. */
 export const EDGE_IDLE_CLOSE_MS = 10_000;
 /** How long a reader that must see the stream live (HTTP-FLV) waits for the pull's first packet. */
 const FIRST_PACKET_WAIT_MS = 3000;
-/** Between look-ups while the room is live nowhere (or here): well within SPEC §8's 3 s to reconnect. */
+/** Between look-ups while the room is live nowhere (or here): well within README "Cluster"'s 3 s to reconnect. */
 const LOOKUP_INTERVAL_MS = 1000;
 /** After an upstream broke: look the room up again at once, then at this pace. */
 const RECONNECT_DELAY_MS = 250;
@@ -27,7 +27,7 @@ export interface EdgePullContext {
 }
 
 /**
- * The one upstream of `app/room` on this node (SPEC §8): while local readers hold leases, it finds the
+ * The one upstream of `app/room` on this node (README "Cluster"): while local readers hold leases, it finds the
  * room's owner in Redis, plays it over RTMP with the relay client and publishes it here as a pulled copy
  * (protocol `relay`, never claimed), which local players, the HLS muxer and stats share. When the owner
  * changes or the upstream breaks it looks again; when the room is gone, the copy ends (players get the end
@@ -162,7 +162,7 @@ export class EdgePull {
     let target: RtmpUrl;
     try {
       const url = parseRtmpUrl(`${claim.advertise}/${this.app}/${this.room}`);
-      // The owner serves an edge only what it owns, and never pulls for it (SPEC §8).
+      // The owner serves an edge only what it owns, and never pulls for it (README "Cluster").
       target = { ...url, tcUrl: `${url.tcUrl}?${CLUSTER_PULL_PARAM}=${this.identity.nodeId}` };
     } catch (error) {
       this.logger.warn(

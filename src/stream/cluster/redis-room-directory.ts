@@ -18,7 +18,7 @@ import { EdgePull } from './edge-pull';
 /*
  * Claims are compare-and-set scripts (atomic in Redis, one round trip), as the key store's are.
  * CLAIM: KEYS[1] = room claim, KEYS[2] = epoch counter; ARGV[1] = node, ARGV[2] = advertise,
- * ARGV[3] = ttl ms, ARGV[4] = channel, ARGV[5] = app/room. A new claim always wins (SPEC §8: a publish on
+ * ARGV[3] = ttl ms, ARGV[4] = channel, ARGV[5] = app/room. A new claim always wins (README "Cluster": a publish on
  * another node replaces the first); the previous owner learns it from the message. Returns the new value.
  */
 const CLAIM = `
@@ -70,7 +70,7 @@ interface OwnClaim {
 }
 
 /**
- * The Redis room directory (SPEC §8): claims rooms for this node's publishers (refreshed every quarter of
+ * The Redis room directory (README "Cluster"): claims rooms for this node's publishers (refreshed every quarter of
  * the TTL, re-claimed when Redis comes back without them, released by the owner only), stops a local
  * publisher replaced on another node, and keeps one edge pull per room read here but live elsewhere.
  */
@@ -250,7 +250,7 @@ export class RedisRoomDirectory extends RoomDirectory {
     }
   }
 
-  /** Another node owns the room now: this node's publisher stops (SPEC §8, within 2 s). */
+  /** Another node owns the room now: this node's publisher stops (README "Cluster", within 2 s). */
   private replaced(key: string, claim: OwnClaim): void {
     this.claims.delete(key);
     if (claim.session?.isOpen) {

@@ -42,7 +42,7 @@ export interface PublishRequest extends AccessRequest {
   /** The session's URL for stats, given the room it was admitted to (never the key). */
   readonly url: (room: string) => string;
   /**
-   * A copy of a room live on another node (an edge pull, SPEC §8): opened like an API publish, and it never
+   * A copy of a room live on another node (an edge pull, README "Cluster"): opened like an API publish, and it never
    * claims the room.
    */
   readonly pulled?: boolean;
@@ -56,7 +56,7 @@ export interface PlayRequest extends AccessRequest {
   /** Refuse (`not-live`) when nobody publishes the room right now; RTMP players wait instead. */
   readonly mustBeLive?: boolean;
   /**
-   * Another node pulls this room (SPEC §8): served only when this node owns it live (never a pulled copy,
+   * Another node pulls this room (README "Cluster"): served only when this node owns it live (never a pulled copy,
    * so edges never pull from edges), and it never starts a pull here.
    */
   readonly clusterPull?: boolean;

@@ -23,7 +23,7 @@ export interface RoomHost {
 }
 
 /**
- * Where rooms live (SPEC §8): the one place StreamAccess asks the cluster. The core provides the local
+ * Where rooms live (README "Cluster"): the one place StreamAccess asks the cluster. The core provides the local
  * default (one node: every room lives here); the cluster module provides the Redis one. An implementation
  * never throws: a store that does not answer refuses publishes (fails closed) and finds no room to pull.
  */

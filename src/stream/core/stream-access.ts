@@ -203,7 +203,7 @@ export class StreamAccess implements OnApplicationBootstrap, OnApplicationShutdo
 
   /**
    * Whether a play of `app/room` that must find it live can succeed without waiting: it is live here, or
-   * (cluster) it may be live on another node, which play() then looks up (SPEC §8).
+   * (cluster) it may be live on another node, which play() then looks up (README "Cluster").
    */
   mightBeLive(app: string, room: string): boolean {
     return this.isLive(app, room) || this.directory.clustered;

@@ -39,7 +39,7 @@ export class RtmpConnection implements StreamPlayer {
   private state: State = 'handshake';
   private app = '';
   private host = '';
-  /** Another node of the cluster pulls a room it does not own (SPEC §8): served only what this node owns. */
+  /** Another node of the cluster pulls a room it does not own (README "Cluster"): served only what this node owns. */
   private clusterPull = false;
   private streamId = 0;
   private publisher: PublishSession | undefined;
@@ -104,7 +104,7 @@ export class RtmpConnection implements StreamPlayer {
     return this.state === 'publishing';
   }
 
-  /** Drain (SPEC §8): asks the publisher to reconnect (E-RTMP v2) before the connection closes. */
+  /** Drain (README "Cluster"): asks the publisher to reconnect (E-RTMP v2) before the connection closes. */
   requestReconnect(description: string): void {
     if (this.state === 'publishing') this.protocol.requestReconnect(description);
   }
@@ -135,7 +135,7 @@ export class RtmpConnection implements StreamPlayer {
 
   publishEnded(): void {
     if (this.state === 'playing') this.protocol.sendStreamEnd(this.streamId);
-    // An edge's upstream ends with the publish: the edge looks the room up again (SPEC §8).
+    // An edge's upstream ends with the publish: the edge looks the room up again (README "Cluster").
     if (this.clusterPull) this.close();
   }
 

@@ -51,7 +51,7 @@ export class RtmpGateway
   }
 
   /**
-   * Drain (SPEC §8): before anything closes, every publisher is asked to reconnect (E-RTMP v2
+   * Drain (README "Cluster"): before anything closes, every publisher is asked to reconnect (E-RTMP v2
    * ReconnectRequest), so an encoder that knows it comes back through the balancer to another node
    * while this one still holds the stream; its connection closes shortly after.
    */

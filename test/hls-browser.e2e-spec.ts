@@ -1,9 +1,9 @@
 import type { Browser } from 'puppeteer-core';
 import { closeAllBrowsers, launchBrowser, playHls } from './helpers/browser';
-import { call } from './helpers/http';
+import { livePlaylist } from './helpers/hls';
 import { publish, Publisher } from './helpers/media';
 import { ServerProcess, startServer } from './helpers/server';
-import { sleep, waitFor } from './helpers/wait';
+import { sleep } from './helpers/wait';
 
 /** Seconds of playback measured per variant, after hls.js has settled on the live edge. */
 const WATCH_SECONDS = 6;
@@ -32,13 +32,7 @@ describe.each([
       ],
     });
     encoder = publish(`rtmp://127.0.0.1:${server.ports.rtmp_addr}/live/cam`, { gop: 25 });
-    await waitFor(
-      async () =>
-        (await call(`http://127.0.0.1:${server.ports.hls_addr}/live/cam.m3u8`)).status === 200 ||
-        undefined,
-      20000,
-      200,
-    );
+    await livePlaylist(server, 'cam');
     browser = await launchBrowser();
   });
 

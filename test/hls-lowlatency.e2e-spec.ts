@@ -1,3 +1,4 @@
+import { hlsUrl, livePlaylist } from './helpers/hls';
 import { call } from './helpers/http';
 import { decode, probe, publish, Publisher } from './helpers/media';
 import { ServerProcess, startServer } from './helpers/server';
@@ -10,23 +11,6 @@ import { sleep, waitFor } from './helpers/wait';
 
 const FRAGMENT_SECONDS = 1;
 const PART_SECONDS = 0.2;
-
-function url(server: ServerProcess, path: string): string {
-  return `http://127.0.0.1:${server.ports.hls_addr}${path}`;
-}
-
-async function livePlaylist(server: ServerProcess, room: string, segments = 2): Promise<string> {
-  const { value } = await waitFor(
-    async () => {
-      const response = await call(url(server, `/live/${room}.m3u8`));
-      const count = (response.text.match(/^#EXTINF/gm) ?? []).length;
-      return response.status === 200 && count >= segments ? response.text : undefined;
-    },
-    20000,
-    200,
-  );
-  return value;
-}
 
 /** The preload hint's part: its URI, segment number and part index. */
 function hint(playlist: string): { uri: string; msn: number; part: number } {
@@ -60,7 +44,7 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
   });
 
   it('plays in ffmpeg: fMP4 segments with H.264 and AAC, no decoding errors', () => {
-    const playlistUrl = url(server, '/live/cam.m3u8');
+    const playlistUrl = hlsUrl(server, '/live/cam.m3u8');
     expect(probe(playlistUrl).codecs.sort()).toEqual(['aac', 'h264']);
     const decoded = decode(playlistUrl, 3);
     expect(decoded.errors).toEqual([]);
@@ -75,7 +59,7 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
     const segment = /^(cam-[0-9a-z]+-\d+\.m4s)$/m.exec(playlist)?.[1];
     expect(map).toMatch(/^cam-[0-9a-z]+-init\d+\.mp4$/);
     for (const file of [map, segment]) {
-      const response = await fetch(url(server, `/live/${file}`));
+      const response = await fetch(hlsUrl(server, `/live/${file}`));
       const body = Buffer.from(await response.arrayBuffer());
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('video/mp4');
@@ -83,7 +67,7 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
       // ftyp first in the init section, moof first in a segment (ISO/IEC 14496-12 §4.3, §8.8.4).
       expect(body.subarray(4, 8).toString('latin1')).toBe(file === map ? 'ftyp' : 'moof');
     }
-    const head = await fetch(url(server, '/live/cam.m3u8'));
+    const head = await fetch(hlsUrl(server, '/live/cam.m3u8'));
     expect(head.headers.get('cache-control')).toBe('no-cache');
     if (variant === 'fmp4') expect(playlist).not.toMatch(/#EXT-X-PART|PRELOAD-HINT/);
   });
@@ -108,10 +92,12 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
     expect(hint(playlist).uri).toMatch(/^cam-[0-9a-z]+-\d+\.\d+\.m4s$/);
     // A part is the same bytes as its place in its segment.
     const [, , firstPart] = parts[0];
-    const part = Buffer.from(await (await fetch(url(server, `/live/${firstPart}`))).arrayBuffer());
+    const part = Buffer.from(
+      await (await fetch(hlsUrl(server, `/live/${firstPart}`))).arrayBuffer(),
+    );
     const segmentName = firstPart.replace(/\.\d+\.m4s$/, '.m4s');
     const segment = Buffer.from(
-      await (await fetch(url(server, `/live/${segmentName}`))).arrayBuffer(),
+      await (await fetch(hlsUrl(server, `/live/${segmentName}`))).arrayBuffer(),
     );
     expect(segment.subarray(0, part.length).equals(part)).toBe(true);
   });
@@ -120,27 +106,29 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
     const next = hint(await livePlaylist(server, 'cam'));
     const asked = Date.now();
     const response = await call(
-      url(server, `/live/cam.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.part}`),
+      hlsUrl(server, `/live/cam.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.part}`),
     );
     const heldMs = Date.now() - asked;
     expect(response.status).toBe(200);
     expect(response.text).toContain(`URI="${next.uri}"`);
     expect(heldMs).toBeLessThan(3 * FRAGMENT_SECONDS * 1000);
     // The part it waited for is served at once now.
-    expect((await fetch(url(server, `/live/${next.uri}`))).status).toBe(200);
+    expect((await fetch(hlsUrl(server, `/live/${next.uri}`))).status).toBe(200);
   });
 
   it('holds a request for the hinted part and serves it whole once it is complete', async () => {
     const next = hint(await livePlaylist(server, 'cam'));
-    const early = await fetch(url(server, `/live/${next.uri}`));
+    const early = await fetch(hlsUrl(server, `/live/${next.uri}`));
     const body = Buffer.from(await early.arrayBuffer());
     expect(early.status).toBe(200);
-    const again = Buffer.from(await (await fetch(url(server, `/live/${next.uri}`))).arrayBuffer());
+    const again = Buffer.from(
+      await (await fetch(hlsUrl(server, `/live/${next.uri}`))).arrayBuffer(),
+    );
     expect(body.equals(again)).toBe(true);
     expect(body.subarray(4, 8).toString('latin1')).toBe('moof');
     // A part beyond the hint is not held: it does not exist.
     const beyond = next.uri.replace(/\.(\d+)\.m4s$/, (_, n: string) => `.${Number(n) + 5}.m4s`);
-    expect((await fetch(url(server, `/live/${beyond}`))).status).toBe(404);
+    expect((await fetch(hlsUrl(server, `/live/${beyond}`))).status).toBe(404);
   });
 
   it('answers 400 for a reload beyond the next segment or before the window, and for bad numbers', async () => {
@@ -154,14 +142,16 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
       '_HLS_msn=x',
       `_HLS_msn=${next.msn}&_HLS_part=-1`,
     ]) {
-      const response = await call(url(server, `/live/cam.m3u8?${query}`));
+      const response = await call(hlsUrl(server, `/live/cam.m3u8?${query}`));
       expect([query, response.status]).toEqual([query, 400]);
     }
   });
 
   it('holds a reload of the next segment until its first part exists', async () => {
     const next = hint(await livePlaylist(server, 'cam'));
-    const response = await call(url(server, `/live/cam.m3u8?_HLS_msn=${next.msn + 1}&_HLS_part=0`));
+    const response = await call(
+      hlsUrl(server, `/live/cam.m3u8?_HLS_msn=${next.msn + 1}&_HLS_part=0`),
+    );
     expect(response.status).toBe(200);
     expect(response.text).toMatch(new RegExp(`-${next.msn + 1}\\.0\\.m4s",INDEPENDENT=YES`));
   });
@@ -173,7 +163,7 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
     try {
       const asked = Date.now();
       const response = await call(
-        url(server, `/live/cam.m3u8?_HLS_msn=${next.msn + 1}&_HLS_part=0`),
+        hlsUrl(server, `/live/cam.m3u8?_HLS_msn=${next.msn + 1}&_HLS_part=0`),
       );
       const heldMs = Date.now() - asked;
       expect(response.status).toBe(503);
@@ -187,7 +177,7 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
 
   it('answers a delta update with EXT-X-SKIP for segments older than CAN-SKIP-UNTIL', async () => {
     const full = await livePlaylist(server, 'cam', 8);
-    const delta = (await call(url(server, '/live/cam.m3u8?_HLS_skip=YES'))).text;
+    const delta = (await call(hlsUrl(server, '/live/cam.m3u8?_HLS_skip=YES'))).text;
     const skipped = Number(/^#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)$/m.exec(delta)?.[1]);
     expect(skipped).toBeGreaterThan(0);
     const count = (text: string) => (text.match(/^#EXTINF/gm) ?? []).length;
@@ -207,7 +197,7 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
     encoder = publish(`rtmp://127.0.0.1:${server.ports.rtmp_addr}/live/cam`, { gop: 25 });
     const { value: after } = await waitFor(
       async () => {
-        const text = (await call(url(server, '/live/cam.m3u8'))).text;
+        const text = (await call(hlsUrl(server, '/live/cam.m3u8'))).text;
         const maps = [...text.matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)];
         return new Set(maps.map((m) => m[1])).size >= 2 ? text : undefined;
       },

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hlsUrl, livePlaylist } from './helpers/hls';
 import { call } from './helpers/http';
 import { decode, publish, Publisher } from './helpers/media';
 import { makeTempDir, ServerProcess, startServer, startupError } from './helpers/server';
@@ -35,10 +36,6 @@ async function metric(server: ServerProcess, name: string): Promise<number> {
   return Number(line[1]);
 }
 
-function hlsUrl(server: ServerProcess, path: string): string {
-  return `http://127.0.0.1:${server.ports.hls_addr}${path}`;
-}
-
 /** Sizes of the segments a playlist lists, as served. */
 async function segmentSizes(server: ServerProcess, playlist: string): Promise<number[]> {
   const names = playlist.split('\n').filter((line) => /\.(ts|m4s)$/.test(line));
@@ -48,19 +45,6 @@ async function segmentSizes(server: ServerProcess, playlist: string): Promise<nu
     sizes.push((await response.arrayBuffer()).byteLength);
   }
   return sizes;
-}
-
-async function livePlaylist(server: ServerProcess, segments: number): Promise<string> {
-  const { value } = await waitFor(
-    async () => {
-      const response = await call(hlsUrl(server, '/live/cam.m3u8'));
-      const count = (response.text.match(/^#EXTINF/gm) ?? []).length;
-      return response.status === 200 && count >= segments ? response.text : undefined;
-    },
-    20000,
-    200,
-  );
-  return value;
 }
 
 describe.each(['mpegts', 'lowlatency'] as const)('HLS memory, %s', (variant) => {
@@ -78,7 +62,7 @@ describe.each(['mpegts', 'lowlatency'] as const)('HLS memory, %s', (variant) => 
       ],
     });
     encoder = heavyPublish(`rtmp://127.0.0.1:${server.ports.rtmp_addr}/live/cam`);
-    await livePlaylist(server, WINDOW);
+    await livePlaylist(server, 'cam', WINDOW);
   });
 
   afterAll(async () => {
@@ -90,7 +74,7 @@ describe.each(['mpegts', 'lowlatency'] as const)('HLS memory, %s', (variant) => 
     let largestSegment = 0;
     let largestHeld = 0;
     for (let i = 0; i < 6; i++) {
-      const sizes = await segmentSizes(server, await livePlaylist(server, WINDOW));
+      const sizes = await segmentSizes(server, await livePlaylist(server, 'cam', WINDOW));
       largestSegment = Math.max(largestSegment, ...sizes);
       largestHeld = Math.max(
         largestHeld,
@@ -124,7 +108,7 @@ describe('hls_dir', () => {
       ],
     });
     encoder = heavyPublish(`rtmp://127.0.0.1:${server.ports.rtmp_addr}/live/cam`);
-    await livePlaylist(server, WINDOW);
+    await livePlaylist(server, 'cam', WINDOW);
   });
 
   afterAll(async () => {
@@ -133,7 +117,7 @@ describe('hls_dir', () => {
   });
 
   it('keeps finished segments as files, serves them from there, and removes those that left', async () => {
-    const playlist = await livePlaylist(server, WINDOW);
+    const playlist = await livePlaylist(server, 'cam', WINDOW);
     const listed = playlist.split('\n').filter((line) => line.endsWith('.m4s'));
     const oldest = listed[0];
     const onDisk = () => readdirSync(join(dir, 'live')).filter((name) => name.endsWith('.m4s'));
@@ -164,7 +148,7 @@ describe('hls_dir', () => {
   });
 
   it('holds a few parts in memory instead of the window', async () => {
-    const sizes = await segmentSizes(server, await livePlaylist(server, WINDOW));
+    const sizes = await segmentSizes(server, await livePlaylist(server, 'cam', WINDOW));
     const largest = Math.max(...sizes);
     let held = 0;
     for (let i = 0; i < 5; i++) {

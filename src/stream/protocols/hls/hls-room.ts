@@ -43,6 +43,8 @@ export class HlsRoom {
     name: string,
     private readonly options: HlsOptions,
     firstSequence = 0,
+    /** Called when a segment is added or the publish ends (requests waiting for the room wake). */
+    private readonly changed: () => void = () => undefined,
     store?: SegmentStore,
   ) {
     this.segmentPrefix = `${name}-`;
@@ -85,13 +87,16 @@ export class HlsRoom {
 
   push(packet: MediaPacket): void {
     const segment = this.segmenter?.push(packet);
-    if (segment) this.playlist.append(segment);
+    if (!segment) return;
+    this.playlist.append(segment);
+    this.changed();
   }
 
   /** The publish ended: the partial segment becomes the last one and the playlist gets ENDLIST. */
   end(): void {
     if (this.segmenter) this.finishPublish();
     this.playlist.end();
+    this.changed();
   }
 
   playlistText(): string | undefined {

@@ -212,7 +212,7 @@ export class HlsService implements OnApplicationShutdown {
     const name = roomName(key);
     return this.options.variant === 'fmp4' || this.options.variant === 'lowlatency'
       ? new CmafRoom(name, this.options, first, changed, this.storeFor(key))
-      : new HlsRoom(name, this.options, first, this.storeFor(key));
+      : new HlsRoom(name, this.options, first, changed, this.storeFor(key));
   }
 
   /** With `hls_dir`, a room's segments go to `{hls_dir}/{app}/`. */

@@ -47,6 +47,8 @@ export class RtmpConnection implements StreamPlayer {
   private output: PlayerOutput | undefined;
   /** The RTMP form of media for this player (its stream id and chunk size), shared with its peers. */
   private form: WireForm | undefined;
+  /** The chunk size `form` was made for (the peer may change it while it plays). */
+  private formChunkSize = 0;
   /** Aborted when the connection closes, so that an admission still running opens nothing. */
   private readonly gone = new AbortController();
   private readonly firstCommandTimer: NodeJS.Timeout;
@@ -127,8 +129,10 @@ export class RtmpConnection implements StreamPlayer {
     const { output, player } = this;
     if (!output || !player) return;
     const chunkSize = this.protocol.outChunkSize;
-    if (this.form?.id !== `rtmp ${this.streamId} ${chunkSize}`)
+    if (!this.form || this.formChunkSize !== chunkSize) {
       this.form = rtmpMessageForm(this.streamId, chunkSize);
+      this.formChunkSize = chunkSize;
+    }
     const bytes = packet.wire(this.form);
     if (output.write(packet, bytes)) player.sent(packet, bytes.length);
   }

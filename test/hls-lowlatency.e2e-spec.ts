@@ -1,5 +1,8 @@
 import { hlsUrl, livePlaylist } from './helpers/hls';
+import { expectRssWithin } from './fuzz/hostile-kit';
 import { call } from './helpers/http';
+import { HealthProbe } from './helpers/media-bystander';
+import { rssBytes } from './helpers/proc';
 import { decode, probe, publish, Publisher } from './helpers/media';
 import { ServerProcess, startServer } from './helpers/server';
 import { sleep, waitFor } from './helpers/wait';
@@ -173,6 +176,26 @@ describe.each(['fmp4', 'lowlatency'] as const)('hls_variant %s', (variant) => {
       encoder.process.kill('SIGCONT');
     }
     await livePlaylist(server, 'cam');
+  });
+
+  it('holds 90 blocking reloads of one peer at once without making anyone else wait', async () => {
+    const baseline = rssBytes(server.pid as number);
+    const health = new HealthProbe(server);
+    const next = hint(await livePlaylist(server, 'cam'));
+    const asked = Date.now();
+    // 90 of the 100 connections one address may hold (max_connections_per_ip), all waiting at once.
+    const held = Array.from({ length: 90 }, () =>
+      call(hlsUrl(server, `/live/cam.m3u8?_HLS_msn=${next.msn + 1}&_HLS_part=0`)),
+    );
+    const bystander = await call(hlsUrl(server, '/live/cam.m3u8'));
+    const answers = await Promise.all(held);
+    const { worstMs, failures } = await health.stop();
+    expect(bystander.status).toBe(200);
+    expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+    expect(Date.now() - asked).toBeLessThan(3 * FRAGMENT_SECONDS * 1000);
+    expect(failures).toEqual([]);
+    expect(worstMs).toBeLessThan(1000);
+    expectRssWithin(server, baseline);
   });
 
   it('answers a delta update with EXT-X-SKIP for segments older than CAN-SKIP-UNTIL', async () => {

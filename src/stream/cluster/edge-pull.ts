@@ -5,6 +5,7 @@ import { MediaPacket } from '../core/media-packet';
 import { RoomHost, RoomLease } from '../core/room-directory';
 import { PublishSession } from '../core/session';
 import { streamKey } from '../core/stream-name';
+import { HeldMedia } from '../relay/held-media';
 import { RtmpRelayClient } from '../servers/rtmp/rtmp-client';
 import { CLUSTER_PULL_PARAM, RoomClaim } from './cluster-names';
 import type { ClusterIdentity } from './redis-room-directory';
@@ -17,8 +18,6 @@ const FIRST_PACKET_WAIT_MS = 3000;
 const LOOKUP_INTERVAL_MS = 1000;
 /** After an upstream broke: look the room up again at once, then at this pace. */
 const RECONNECT_DELAY_MS = 250;
-/** Media held while the local publish is being opened (it takes a turn of the event loop). */
-const MAX_HELD_PACKETS = 1024;
 
 export interface EdgePullContext {
   lookup(): Promise<RoomClaim | undefined>;
@@ -41,7 +40,7 @@ export class EdgePull {
   /** The claim the current upstream follows. */
   private source: string | undefined;
   private session: PublishSession | undefined;
-  private held: MediaPacket[] | undefined;
+  private readonly held = new HeldMedia();
   private waiters: ((live: boolean) => void)[] = [];
   private looking = false;
   private disposed = false;
@@ -112,7 +111,7 @@ export class EdgePull {
   }
 
   private whenLive(): Promise<boolean> {
-    if (this.session?.isOpen && !this.held) return Promise.resolve(true);
+    if (this.session?.isOpen && !this.held.opening) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => finish(false), FIRST_PACKET_WAIT_MS);
       timer.unref();
@@ -183,13 +182,9 @@ export class EdgePull {
 
   private onMedia(client: RtmpRelayClient, packet: MediaPacket): void {
     if (this.disposed || this.client !== client) return;
-    if (this.session && !this.held)
+    if (this.session && !this.held.opening)
       return this.session.push(packet.type, packet.timestamp, packet.payload);
-    if (this.held) {
-      if (this.held.length < MAX_HELD_PACKETS) this.held.push(packet);
-      return;
-    }
-    this.held = [packet];
+    if (!this.held.hold(packet)) return;
     this.open(client).catch((error: unknown) =>
       client.close(`publish failed: ${errorText(error)}`),
     );
@@ -215,11 +210,12 @@ export class EdgePull {
       if (result.ok) result.session.end();
       return;
     }
-    const held = this.held ?? [];
-    this.held = undefined;
-    if (!result.ok) return client.close(`local publish refused: ${result.message}`);
+    if (!result.ok) {
+      this.held.drop();
+      return client.close(`local publish refused: ${result.message}`);
+    }
     this.session = result.session;
-    for (const packet of held) result.session.push(packet.type, packet.timestamp, packet.payload);
+    this.held.release(result.session);
     this.settle(true);
   }
 
@@ -242,7 +238,7 @@ export class EdgePull {
   }
 
   private endCopy(): void {
-    this.held = undefined;
+    this.held.drop();
     this.session?.end();
     this.session = undefined;
   }

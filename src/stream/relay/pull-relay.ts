@@ -5,11 +5,9 @@ import { MediaPacket } from '../core/media-packet';
 import { PublishSession } from '../core/session';
 import { StreamAccess } from '../core/stream-access';
 import { RtmpRelayClient } from '../servers/rtmp/rtmp-client';
+import { HeldMedia } from './held-media';
 import { Backoff } from './backoff';
 import { RelayEvents } from './relay-events';
-
-/** Media held while the publish is being opened (a few packets: it takes a turn of the event loop). */
-const MAX_HELD_PACKETS = 1024;
 
 /**
  * Pulls a far-end stream into local `app/name`, as its publisher (a publish opened by the API, so no key
@@ -18,7 +16,7 @@ const MAX_HELD_PACKETS = 1024;
 export class PullRelay {
   private client: RtmpRelayClient | undefined;
   private session: PublishSession | undefined;
-  private held: MediaPacket[] | undefined;
+  private readonly held = new HeldMedia();
   private readonly backoff = new Backoff();
   private stopped = false;
 
@@ -60,11 +58,7 @@ export class PullRelay {
   private onMedia(client: RtmpRelayClient, packet: MediaPacket): void {
     if (this.stopped || this.client !== client) return;
     if (this.session) return this.session.push(packet.type, packet.timestamp, packet.payload);
-    if (this.held) {
-      if (this.held.length < MAX_HELD_PACKETS) this.held.push(packet);
-      return;
-    }
-    this.held = [packet];
+    if (!this.held.hold(packet)) return;
     this.open(client).catch((error: unknown) =>
       client.close(`publish failed: ${errorText(error)}`),
     );
@@ -88,11 +82,12 @@ export class PullRelay {
       if (result.ok) result.session.end(); // the far end went while the publish was opened
       return;
     }
-    const held = this.held ?? [];
-    this.held = undefined;
-    if (!result.ok) return client.close(`local publish refused: ${result.message}`);
+    if (!result.ok) {
+      this.held.drop();
+      return client.close(`local publish refused: ${result.message}`);
+    }
     this.session = result.session;
-    for (const packet of held) result.session.push(packet.type, packet.timestamp, packet.payload);
+    this.held.release(result.session);
   }
 
   /** Another publisher took the room over: this relay gives way for good. */
@@ -114,7 +109,7 @@ export class PullRelay {
   }
 
   private endPublish(): void {
-    this.held = undefined;
+    this.held.drop();
     this.session?.end();
     this.session = undefined;
   }
